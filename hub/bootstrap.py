@@ -1,0 +1,23 @@
+"""The composition root: every adapter is built here from settings, nothing at import time."""
+
+from __future__ import annotations
+
+from hub.codec import EventCodec
+from hub.schema_registry import HttpSchemaRegistry
+from hub.schemas import SchemaSet
+from hub.settings import Settings
+
+__all__ = ["make_codec", "make_schemas"]
+
+
+def make_schemas(settings: Settings) -> SchemaSet:
+    return SchemaSet(settings.schemas_dir)
+
+
+def make_codec(settings: Settings, schemas: SchemaSet | None = None) -> EventCodec:
+    """Single-object Avro, or Confluent framing when HUB_SCHEMA_REGISTRY_URL is set."""
+    schemas = schemas or make_schemas(settings)
+    if settings.schema_registry_url:
+        registry = HttpSchemaRegistry(settings.schema_registry_url, settings.schema_registry_timeout_s)
+        return EventCodec(schemas, registry, subject=f"{settings.dossier_topic}-value")
+    return EventCodec(schemas)

@@ -1,0 +1,223 @@
+"""The operator's command line: ``hub schemas|topics|events|demo``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hub.bootstrap import make_codec, make_schemas
+from hub.compat import check_schema_set, unpublished
+from hub.errors import EventValidationError, HubError
+from hub.event_json import event_from_json, event_to_json
+from hub.event_text import event_line
+from hub.events import Event
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+@click.option("--bootstrap", envvar="HUB_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers (HUB_KAFKA_BOOTSTRAP).")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str, bootstrap: str | None) -> None:
+    """motcua-hub: one event log for a dossier's whole life across one-stop, DVCQG, PayGov and VNPost."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    ctx.obj = settings.model_copy(update={"kafka_bootstrap": bootstrap}) if bootstrap else settings
+
+
+# -- schemas ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def schemas() -> None:
+    """The Avro contract in schemas/: check evolution, publish versions."""
+
+
+@schemas.command("check")
+@click.option("--dir", "root", type=click.Path(path_type=Path, file_okay=False), help="Schema root to check.")
+@click.pass_context
+def schemas_check(ctx: click.Context, root: Path | None) -> None:
+    """Exit non-zero, naming each field, if the schemas are not BACKWARD compatible with every published version."""
+    settings = _settings(ctx)
+    schema_set = make_schemas(settings.model_copy(update={"schemas_dir": root}) if root else settings)
+    problems = check_schema_set(schema_set)
+    versions = ", ".join(f"v{v.version}" for v in schema_set.history) or "none"
+    for problem in problems:
+        click.echo(f"INCOMPATIBLE {problem}", err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} incompatible change(s) against published versions ({versions})")
+    pending = unpublished(schema_set)
+    note = " (working copy differs from the latest: run 'hub schemas freeze' when you release it)" if pending else ""
+    click.echo(f"schemas OK: {len(schema_set.payload_types)} event types, compatible with {versions}{note}")
+
+
+@schemas.command("freeze")
+@click.pass_context
+def schemas_freeze(ctx: click.Context) -> None:
+    """Publish the working schema as the next version in schemas/history (after a passing check)."""
+    schema_set = make_schemas(_settings(ctx))
+    problems = check_schema_set(schema_set)
+    if problems:
+        raise click.ClickException("refusing to freeze an incompatible schema; run 'hub schemas check'")
+    version = schema_set.freeze()
+    click.echo(f"published v{version.version}" if version else "nothing to publish: unchanged since the latest")
+
+
+# -- topics -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def topics() -> None:
+    """Kafka topics the hub owns."""
+
+
+@topics.command("create")
+@click.pass_context
+def topics_create(ctx: click.Context) -> None:
+    """Create the dossier-events and dead-letter topics if missing (partitions/replication from settings)."""
+    settings = _settings(ctx)
+    for name, outcome in ensure_topics(settings, hub_topics(settings)).items():
+        click.echo(f"{name}: {outcome}")
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def events() -> None:
+    """Publish and read dossier events."""
+
+
+def _read_jsonl(path: Path, parse: Any) -> Iterator[tuple[int, Event | str]]:
+    """(line number, event or error text) for every non-blank line."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, parse(json.loads(line))
+            except json.JSONDecodeError as exc:
+                yield number, f"not JSON: {exc.msg} at column {exc.colno}"
+            except EventValidationError as exc:
+                yield number, str(exc)
+
+
+@events.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", default=1000, show_default=True, help="Events per acknowledged batch.")
+@click.pass_context
+def events_publish(ctx: click.Context, file: Path, batch: int) -> None:
+    """Validate FILE.jsonl against the schemas and publish the good lines; report every bad one."""
+    settings = _settings(ctx)
+    schema_set = make_schemas(settings)
+    key = settings.identity_key_bytes() if (settings.identity_key or settings.identity_key_file) else None
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings, schema_set))
+    pending: list[Event] = []
+    published = bad = 0
+    started = time.monotonic()
+    try:
+        for number, item in _read_jsonl(file, lambda obj: event_from_json(obj, schema_set, identity_key=key)):
+            if isinstance(item, str):
+                bad += 1
+                click.echo(f"{file}:{number}: {item}", err=True)
+                continue
+            pending.append(item)
+            if len(pending) >= batch:
+                log.append(pending)
+                published += len(pending)
+                pending = []
+                click.echo(f"  {published} published...", err=True)
+        if pending:
+            log.append(pending)
+            published += len(pending)
+    finally:
+        log.close()
+    rate = published / max(time.monotonic() - started, 1e-9)
+    click.echo(f"published {published} event(s) to {settings.dossier_topic} ({rate:.0f}/s); {bad} bad line(s)")
+    if bad:
+        sys.exit(1)
+
+
+@events.command("tail")
+@click.option("--dossier", help="Only this dossier code.")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest event instead of new ones only.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (reads back with publish).")
+@click.option("--max", "limit", type=int, help="Stop after this many events.")
+@click.option("--idle-exit", type=float, help="Stop after this many seconds without a new message.")
+@click.pass_context
+def events_tail(
+    ctx: click.Context, dossier: str | None, from_beginning: bool, as_json: bool, limit: int | None,
+    idle_exit: float | None,
+) -> None:  # fmt: skip
+    """Print decoded events as they arrive; undecodable ones are reported on stderr, not skipped silently."""
+    settings = _settings(ctx)
+    codec = make_codec(settings)
+    source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=from_beginning)
+    shown = 0
+    last_seen = time.monotonic()
+    try:
+        while limit is None or shown < limit:
+            records = source.poll(timeout_s=0.5)
+            if records:
+                last_seen = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - last_seen >= idle_exit:
+                break
+            for record in records:
+                if dossier and record.key != dossier.encode():
+                    continue
+                try:
+                    event = codec.decode(record.value)
+                except HubError as exc:
+                    click.echo(f"{record.topic}[{record.partition}]@{record.offset}: undecodable: {exc}", err=True)
+                    continue
+                click.echo(json.dumps(event_to_json(event), ensure_ascii=False) if as_json else event_line(event))
+                shown += 1
+                if limit is not None and shown >= limit:
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@cli.command("demo")
+@click.option("--embedded/--external", default=True, show_default=True,
+              help="Start the embedded broker, or use HUB_KAFKA_BOOTSTRAP.")  # fmt: skip
+@click.pass_context
+def demo(ctx: click.Context, embedded: bool) -> None:
+    """Run the hub on loopback with sample dossiers: publish, read back per dossier, park bad messages."""
+    from hub.demo import run_demo
+
+    run_demo(_settings(ctx), embedded=embedded, echo=click.echo)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

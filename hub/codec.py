@@ -1,0 +1,176 @@
+"""Events to bytes and back. Avro single-object encoding by default; Confluent framing with a registry.
+
+Single object: ``C3 01`` + 8-byte little-endian CRC-64-AVRO fingerprint + body (Avro spec).
+Confluent: ``00`` + 4-byte big-endian schema id + body. Decoding accepts both, always.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import fastavro
+import fastavro.schema
+import fastavro.validation
+
+from hub.errors import DecodeError, EventValidationError, UpstreamError
+from hub.events import Event, EventType, SourceSystem
+from hub.ports import SchemaRegistry
+from hub.schemas import NAMESPACE, SchemaSet
+
+__all__ = ["SINGLE_OBJECT_MAGIC", "EventCodec", "WireFormat"]
+
+SINGLE_OBJECT_MAGIC = b"\xc3\x01"
+_CONFLUENT_MAGIC = 0
+
+
+class WireFormat(StrEnum):
+    SINGLE_OBJECT = "single-object"
+    CONFLUENT = "confluent"
+
+
+class EventCodec:
+    """Stateless apart from caches: safe to share within a process; build one per topic."""
+
+    def __init__(self, schemas: SchemaSet, registry: SchemaRegistry | None = None, subject: str | None = None) -> None:
+        if registry is not None and not subject:
+            raise ValueError("a registry needs the subject to register under (TopicNameStrategy: <topic>-value)")
+        self.schemas = schemas
+        self.registry = registry
+        self.subject = subject
+        self._writer = schemas.current.parsed
+        self._header = SINGLE_OBJECT_MAGIC + schemas.current.fingerprint
+        self._by_fingerprint = {fp: v.parsed for fp, v in schemas.by_fingerprint().items()}
+        self._registered_id: int | None = None
+        self._by_id: dict[int, Any] = {}
+
+    @property
+    def wire_format(self) -> WireFormat:
+        return WireFormat.CONFLUENT if self.registry is not None else WireFormat.SINGLE_OBJECT
+
+    # -- encoding -------------------------------------------------------------------------------
+
+    def header(self) -> bytes:
+        """The framing bytes this codec writes before every body."""
+        if self.registry is None:
+            return self._header
+        if self._registered_id is None:
+            assert self.subject is not None
+            self._registered_id = self.registry.register(self.subject, self.schemas.current.json)
+            self._by_id[self._registered_id] = self._writer
+        return bytes([_CONFLUENT_MAGIC]) + self._registered_id.to_bytes(4, "big")
+
+    def schema_ref(self) -> str:
+        """What the ``schema`` header says: the fingerprint (hex) or ``id:N`` for the registry."""
+        head = self.header()
+        return head[2:].hex() if self.registry is None else f"id:{int.from_bytes(head[1:5], 'big')}"
+
+    def encode(self, event: Event) -> bytes:
+        record = self.to_record(event)
+        buf = io.BytesIO()
+        buf.write(self.header())
+        try:
+            fastavro.schemaless_writer(buf, self._writer, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise self._explain(record, exc) from exc
+        return buf.getvalue()
+
+    def to_record(self, event: Event) -> dict[str, Any]:
+        """The Avro datum of an event; the payload goes in as (record name, value) to pick its branch."""
+        return {
+            "event_id": str(event.event_id),
+            "dossier_code": event.dossier_code,
+            "source_system": event.source_system.value,
+            "source_ref": event.source_ref,
+            "occurred_at": event.occurred_at,
+            "recorded_at": event.recorded_at,
+            "agency_code": event.agency_code,
+            "procedure_code": event.procedure_code,
+            "correlation_id": event.correlation_id,
+            "causation_id": event.causation_id,
+            "payload": (f"{NAMESPACE}.{event.event_type.value}", dict(event.payload)),
+        }
+
+    def _explain(self, record: dict[str, Any], exc: Exception) -> EventValidationError:
+        try:
+            fastavro.validation.validate(record, self._writer, raise_errors=True)
+        except fastavro.validation.ValidationError as invalid:
+            return EventValidationError("", "; ".join(str(e) for e in invalid.errors))
+        return EventValidationError("", f"cannot encode: {exc}")
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    def decode(self, data: bytes | None) -> Event:
+        """The event in ``data``, or DecodeError saying why not. UpstreamError if the registry is down."""
+        if not data:
+            raise DecodeError("empty message (tombstone or missing value)")
+        if data[:2] == SINGLE_OBJECT_MAGIC:
+            if len(data) < 10:
+                raise DecodeError("truncated single-object header")
+            writer = self._by_fingerprint.get(bytes(data[2:10]))
+            if writer is None:
+                raise DecodeError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+            start = 10
+        elif data[0] == _CONFLUENT_MAGIC:
+            if len(data) < 5:
+                raise DecodeError("truncated Confluent header")
+            writer = self._writer_for_id(int.from_bytes(data[1:5], "big"))
+            start = 5
+        else:
+            raise DecodeError(f"not Avro single-object or Confluent framing (starts with {bytes(data[:4]).hex()})")
+        return self._read(data, start, writer)
+
+    def _read(self, data: bytes, start: int, writer: Any) -> Event:
+        buf = io.BytesIO(data)
+        buf.seek(start)
+        reader = None if writer is self._writer else self._writer
+        try:
+            datum = fastavro.schemaless_reader(
+                buf, writer, reader, return_record_name=True, return_record_name_override=True
+            )
+        except Exception as exc:  # fastavro raises many types on corrupt input; all mean the same here
+            raise DecodeError(f"corrupt or truncated Avro body: {type(exc).__name__}: {exc}") from exc
+        if buf.tell() != len(data):
+            raise DecodeError(f"{len(data) - buf.tell()} trailing bytes after the Avro body")
+        try:
+            return self.from_record(datum)  # type: ignore[arg-type]  # the envelope is a record
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DecodeError(f"decoded datum is not a valid event: {exc}") from exc
+
+    def _writer_for_id(self, schema_id: int) -> Any:
+        known = self._by_id.get(schema_id)
+        if known is not None:
+            return known
+        if self.registry is None:
+            raise DecodeError(f"Confluent-framed message (schema id {schema_id}) but HUB_SCHEMA_REGISTRY_URL is unset")
+        text = self.registry.schema_by_id(schema_id)
+        if text is None:
+            raise DecodeError(f"unknown schema id {schema_id}")
+        try:
+            parsed = fastavro.schema.parse_schema(json.loads(text))
+        except Exception as exc:
+            raise UpstreamError(f"registry returned an unparsable schema for id {schema_id}: {exc}") from exc
+        self._by_id[schema_id] = parsed
+        return parsed
+
+    @staticmethod
+    def from_record(datum: dict[str, Any]) -> Event:
+        name, payload = datum["payload"]
+        event_id = datum["event_id"]
+        return Event(
+            event_type=EventType(name.rsplit(".", 1)[-1]),
+            event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+            dossier_code=datum["dossier_code"],
+            source_system=SourceSystem(datum["source_system"]),
+            source_ref=datum["source_ref"],
+            occurred_at=datum["occurred_at"],
+            recorded_at=datum["recorded_at"],
+            payload=payload,
+            agency_code=datum["agency_code"],
+            procedure_code=datum["procedure_code"],
+            correlation_id=datum["correlation_id"],
+            causation_id=datum["causation_id"],
+        )

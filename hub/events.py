@@ -1,0 +1,146 @@
+"""Dossier events: immutable facts about one dossier, the contract every part of the hub shares.
+
+The Avro schemas in ``schemas/dossier/`` are the single definition of each event's payload; this
+module holds what does not depend on a wire format: the envelope, the list of event types and the
+deterministic event id. Payloads are plain mappings checked against the schema by the codec.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "EVENT_ID_NAMESPACE",
+    "LOCAL_TZ",
+    "Event",
+    "EventType",
+    "SourceSystem",
+    "event_id_for",
+    "new_event",
+]
+
+
+class EventType(StrEnum):
+    """Every kind of fact on the dossier topic; the names are the Avro record names."""
+
+    DOSSIER_SUBMITTED = "DossierSubmitted"
+    DOSSIER_ACCEPTED = "DossierAccepted"
+    DOSSIER_REFUSED = "DossierRefused"
+    DOSSIER_TRANSFERRED = "DossierTransferred"
+    PROCESSING_STEP_RECORDED = "ProcessingStepRecorded"
+    SUPPLEMENT_REQUESTED = "SupplementRequested"
+    SUPPLEMENT_PROVIDED = "SupplementProvided"
+    FEE_ASSESSED = "FeeAssessed"
+    PAYMENT_REQUESTED = "PaymentRequested"
+    PAYMENT_CONFIRMED = "PaymentConfirmed"
+    PAYMENT_FAILED = "PaymentFailed"
+    DUE_DATE_EXTENDED = "DueDateExtended"
+    DOSSIER_WITHDRAWN = "DossierWithdrawn"
+    DOSSIER_STOPPED = "DossierStopped"
+    RESULT_ISSUED = "ResultIssued"
+    RESULT_DIGITISED = "ResultDigitised"
+    RESULT_RETURNED = "ResultReturned"
+    POSTAL_ORDER_CREATED = "PostalOrderCreated"
+    POSTAL_STATUS_CHANGED = "PostalStatusChanged"
+    SATISFACTION_RATED = "SatisfactionRated"
+    NATIONAL_STATUS_SYNCED = "NationalStatusSynced"
+    NATIONAL_SYNC_FAILED = "NationalSyncFailed"
+    DIVERGENCE_DETECTED = "DivergenceDetected"
+
+
+class SourceSystem(StrEnum):
+    """Where an event's information came from (the Avro enum keeps a default, OTHER, for growth)."""
+
+    ONESTOP = "ONESTOP"
+    DVCQG = "DVCQG"
+    PAYGOV = "PAYGOV"
+    VNPOST = "VNPOST"
+    HUB = "HUB"
+    OTHER = "OTHER"
+
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+"""The upstream systems speak local time; events carry UTC."""
+
+EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:motcua-hub:dossier-event")
+"""Fixed forever: changing it would give every re-read upstream record a new id."""
+
+
+def event_id_for(source_system: str, source_ref: str, event_type: str) -> uuid.UUID:
+    """The same upstream record read twice yields the same id, which makes redelivery harmless."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join((source_system, source_ref, event_type)))
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must carry a time zone (events are in UTC; local time is Asia/Ho_Chi_Minh)")
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One fact about one dossier. Immutable; no I/O; serialised only by a codec."""
+
+    event_type: EventType
+    event_id: uuid.UUID
+    dossier_code: str
+    source_system: SourceSystem
+    source_ref: str
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    agency_code: str | None = None
+    procedure_code: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.dossier_code or any(ch.isspace() for ch in self.dossier_code):
+            raise ValueError(f"dossier_code must be non-empty without spaces, got {self.dossier_code!r}")
+        if not self.source_ref:
+            raise ValueError("source_ref must name the upstream record")
+        object.__setattr__(self, "event_type", EventType(self.event_type))
+        object.__setattr__(self, "source_system", SourceSystem(self.source_system))
+        object.__setattr__(self, "occurred_at", _utc(self.occurred_at, "occurred_at"))
+        object.__setattr__(self, "recorded_at", _utc(self.recorded_at, "recorded_at"))
+        object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
+
+
+def new_event(
+    event_type: EventType | str,
+    *,
+    dossier_code: str,
+    source_system: SourceSystem | str,
+    source_ref: str,
+    occurred_at: datetime,
+    payload: Mapping[str, Any],
+    recorded_at: datetime | None = None,
+    agency_code: str | None = None,
+    procedure_code: str | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> Event:
+    """Build an event with its deterministic id; ``recorded_at`` defaults to now."""
+    kind = EventType(event_type)
+    system = SourceSystem(source_system)
+    return Event(
+        event_type=kind,
+        event_id=event_id_for(system.value, source_ref, kind.value),
+        dossier_code=dossier_code,
+        source_system=system,
+        source_ref=source_ref,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at or datetime.now(UTC),
+        payload=payload,
+        agency_code=agency_code,
+        procedure_code=procedure_code,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+    )

@@ -1,0 +1,68 @@
+"""The small interfaces the hub's core talks to; each adapter lives in a module of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hub.events import Event
+
+__all__ = ["EventLog", "Record", "RecordSink", "RecordSource", "SchemaRegistry", "TopicPartition"]
+
+TopicPartition = tuple[str, int]
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One message as read from the log, bytes untouched."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
+
+    def header(self, name: str) -> bytes | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+class EventLog(Protocol):
+    """Appends events to the dossier log; returns once the broker has acknowledged all of them."""
+
+    def append(self, events: Sequence[Event]) -> None: ...
+
+
+class RecordSink(Protocol):
+    """Writes raw records (dead letters, re-publication) and waits for acknowledgement on flush."""
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class RecordSource(Protocol):
+    """Reads raw records with explicit positions: nothing is committed behind the caller's back."""
+
+    def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]: ...
+
+    def commit(self, next_offsets: Mapping[TopicPartition, int]) -> None: ...
+
+    def seek(self, topic: str, partition: int, offset: int) -> None: ...
+
+    def seek_to_beginning(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SchemaRegistry(Protocol):
+    """A Confluent-compatible schema registry, reduced to what the codec needs."""
+
+    def register(self, subject: str, schema_json: str) -> int: ...
+
+    def schema_by_id(self, schema_id: int) -> str | None:
+        """The schema's JSON, or None when the registry does not know the id."""
+        ...

@@ -1,0 +1,58 @@
+"""Typed settings, one ``HUB_*`` environment variable each. Nothing here connects to anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the hub reads from its environment. Secrets may come from ``*_FILE`` paths instead."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """Comma-separated Kafka bootstrap servers."""
+    kafka_request_timeout_ms: int = 30_000
+    """Upper bound on any one broker request (produce, metadata, admin)."""
+    kafka_idempotence: bool = True
+    """Idempotent producer (needs a broker that grants producer ids; Kafka >= 0.11 and Tansu do)."""
+    dossier_topic: str = "motcua.dossier-events"
+    """The log: every dossier event, keyed by dossier code."""
+    dead_letter_topic: str = "motcua.dead-letter"
+    """Where undecodable or unmappable records are parked, original bytes kept, reason in headers."""
+    topic_partitions: int = 12
+    """Partitions of the dossier topic when the hub creates it: the ceiling on parallel consumers."""
+    topic_replication: int = 1
+    """Replication factor when the hub creates topics; set 3 on a production cluster."""
+    schema_registry_url: str | None = None
+    """Confluent-compatible schema registry; when set, events are written in the Confluent wire format."""
+    schema_registry_timeout_s: float = 10.0
+    """Timeout of one schema registry call."""
+    schemas_dir: Path | None = None
+    """Override the Avro schema directory (default: the schemas shipped with the hub)."""
+    identity_key: SecretStr | None = None
+    """Key of the HMAC that replaces citizen identity numbers in events. Keep it stable per deployment."""
+    identity_key_file: Path | None = None
+    """File holding the identity key (e.g. a mounted secret); used when HUB_IDENTITY_KEY is unset."""
+
+    def identity_key_bytes(self) -> bytes:
+        """The identity HMAC key, from the variable or the file; a ConfigError when neither is set."""
+        if self.identity_key is not None:
+            key = self.identity_key.get_secret_value()
+        elif self.identity_key_file is not None:
+            try:
+                key = self.identity_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read HUB_IDENTITY_KEY_FILE {self.identity_key_file}: {exc}") from exc
+        else:
+            raise ConfigError("set HUB_IDENTITY_KEY or HUB_IDENTITY_KEY_FILE: identity numbers are never stored raw")
+        if len(key) < 16:
+            raise ConfigError("the identity key must be at least 16 characters")
+        return key.encode("utf-8")
