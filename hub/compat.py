@@ -105,7 +105,7 @@ class _Checker:
         if key in self._seen:
             return
         self._seen.add(key)
-        path = path or _short(reader["name"])
+        path = _short(reader["name"])  # named types are global: name them, not the route to them
         written = {f["name"]: f for f in writer["fields"]}
         for alias_owner in writer["fields"]:
             for alias in alias_owner.get("aliases", []):

@@ -1,0 +1,132 @@
+"""The product from its command line, against a real broker: publish, tail, schemas, topics, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+from hub.settings import Settings
+
+HUB = [str(Path(sys.executable).with_name("hub"))]
+
+
+def run_hub(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "HUB_DOSSIER_TOPIC": settings.dossier_topic,
+        "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "HUB_TOPIC_PARTITIONS": "3",
+        "HUB_IDENTITY_KEY": "e2e-identity-key-0123456789",
+    }
+    return subprocess.run([*HUB, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+
+
+def _line(n: int, **payload: Any) -> str:
+    code = f"000.00.20.H56-260609-{n:04d}"
+    return json.dumps({
+        "event_type": "DossierAccepted", "dossier_code": code, "source_system": "ONESTOP",
+        "source_ref": f"{code}/tiepnhan", "occurred_at": "20260609081500", "agency_code": "000.00.20.H56",
+        "payload": {"due_at": "2026-06-12T17:00:00+07:00", "receipt_number": f"BN-{n}", **payload},
+    }, ensure_ascii=False)  # fmt: skip
+
+
+def _tail_json(settings: Settings, *extra: str) -> list[dict[str, Any]]:
+    done = run_hub(settings, "events", "tail", "--from-beginning", "--json", "--idle-exit", "3", *extra)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_publishing_the_same_file_twice_yields_identical_event_ids(kafka_settings: Settings, tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(_line(n) for n in range(10)) + "\n", encoding="utf-8")
+    for _ in range(2):
+        done = run_hub(kafka_settings, "events", "publish", str(source))
+        assert done.returncode == 0, done.stderr
+        assert "published 10 event(s)" in done.stdout
+    seen = _tail_json(kafka_settings)
+    assert len(seen) == 20
+    ids = [e["event_id"] for e in seen]
+    assert len(set(ids)) == 10 and all(ids.count(i) == 2 for i in ids)
+    assert seen[0]["occurred_at"] == "2026-06-09T01:15:00.000Z"
+
+    only = _tail_json(kafka_settings, "--dossier", "000.00.20.H56-260609-0003")
+    assert {e["dossier_code"] for e in only} == {"000.00.20.H56-260609-0003"} and len(only) == 2
+
+    # tail --json output is publishable as is, and keeps its ids
+    exported = tmp_path / "exported.jsonl"
+    exported.write_text("\n".join(json.dumps(e) for e in seen[:3]) + "\n", encoding="utf-8")
+    assert run_hub(kafka_settings, "events", "publish", str(exported)).returncode == 0
+
+
+def test_bad_lines_are_each_reported_and_good_lines_still_published(kafka_settings: Settings, tmp_path: Path) -> None:
+    lines = [
+        _line(1),
+        "{not json",
+        _line(2, due_at="next week"),
+        _line(3),
+        json.dumps({"event_type": "DossierLost", "dossier_code": "X", "source_system": "ONESTOP",
+                    "source_ref": "r", "occurred_at": "20260609081500", "payload": {}}),  # fmt: skip
+        "",
+        _line(4, receipt_number=12),
+    ]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = run_hub(kafka_settings, "events", "publish", str(source))
+    assert done.returncode == 1
+    assert "published 2 event(s)" in done.stdout and "4 bad line(s)" in done.stdout
+    errors = done.stderr.splitlines()
+    assert any(e.startswith(f"{source}:2: not JSON") for e in errors)
+    assert any(e.startswith(f"{source}:3: payload.due_at:") for e in errors)
+    assert any(e.startswith(f"{source}:5: event_type: unknown event type") for e in errors)
+    assert any(e.startswith(f"{source}:7: payload.receipt_number: expected a string") for e in errors)
+    assert {e["dossier_code"] for e in _tail_json(kafka_settings)} == {
+        "000.00.20.H56-260609-0001", "000.00.20.H56-260609-0003"}  # fmt: skip
+
+
+def test_tail_reports_undecodable_messages_and_keeps_going(kafka_settings: Settings, tmp_path: Path) -> None:
+    from hub.bootstrap import make_codec
+    from hub.kafka_log import KafkaEventLog
+
+    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log.send_raw(kafka_settings.dossier_topic, b"000.00.20.H56-260609-0001", b"junk", [])
+    log.close()
+    source = tmp_path / "one.jsonl"
+    source.write_text(_line(1) + "\n", encoding="utf-8")
+    assert run_hub(kafka_settings, "events", "publish", str(source)).returncode == 0
+    done = run_hub(kafka_settings, "events", "tail", "--from-beginning", "--idle-exit", "3")
+    assert "undecodable: not Avro" in done.stderr
+    assert "DossierAccepted" in done.stdout and "receipt_number=BN-1" in done.stdout
+
+
+def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "one.jsonl"
+    source.write_text(_line(1) + "\n", encoding="utf-8")
+    dead = Settings(kafka_bootstrap="127.0.0.1:1", kafka_request_timeout_ms=3000)
+    done = run_hub(dead, "events", "publish", str(source))
+    assert done.returncode == 2
+    assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_topics_create_and_schemas_check(kafka_settings: Settings) -> None:
+    renamed = kafka_settings.model_copy(update={"dossier_topic": kafka_settings.dossier_topic + ".new"})
+    done = run_hub(renamed, "topics", "create")
+    assert done.returncode == 0, done.stderr
+    assert f"{renamed.dossier_topic}: created" in done.stdout
+    assert f"{renamed.dead_letter_topic}: exists" in done.stdout
+    checked = run_hub(kafka_settings, "schemas", "check")
+    assert checked.returncode == 0 and "schemas OK: 23 event types" in checked.stdout
+
+
+def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
+    done = subprocess.run([*HUB, "demo"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "published 19 events" in done.stdout
+    assert "timeline of 000.00.20.H56-260609-0002" in done.stdout
+    assert "demo done: 19 events read back, 2 parked" in done.stdout
+    assert "001203004567" not in done.stdout + done.stderr, "identity numbers never leave the hub raw"

@@ -1,0 +1,40 @@
+"""Shared helpers for tests against a real broker."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from hub.events import Event, EventType, new_event
+from hub.ports import Record, RecordSource
+
+
+def read_exactly(source: RecordSource, count: int, timeout_s: float = 30.0) -> list[Record]:
+    """Poll until ``count`` records arrived (Tansu's end offsets are wrong: count, don't ask the broker)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout_s
+    while len(records) < count and time.monotonic() < deadline:
+        records.extend(source.poll(timeout_s=0.5))
+    assert len(records) >= count, f"only {len(records)} of {count} records arrived within {timeout_s}s"
+    return records
+
+
+def lifecycle(dossiers: int, start: int = 0) -> list[Event]:
+    """Submitted, accepted, withdrawn for each dossier: three events in causal order."""
+    base = datetime(2026, 6, 9, 1, tzinfo=UTC)
+    out: list[Event] = []
+    for n in range(start, start + dossiers):
+        code = f"000.00.20.H56-260609-{n:04d}"
+        at = base + timedelta(minutes=n)
+
+        def make(kind: EventType, ref: str, minutes: int, payload: dict[str, object], code: str = code) -> Event:
+            return new_event(kind, dossier_code=code, source_system="ONESTOP", source_ref=f"{code}/{ref}",
+                             occurred_at=at + timedelta(minutes=minutes), payload=payload)  # fmt: skip
+
+        out += [
+            make(EventType.DOSSIER_SUBMITTED, "nop", 0, {"channel": "DIRECT", "online_level": "NOT_ONLINE",
+                                                         "applicant": {"kind": "CITIZEN"}}),
+            make(EventType.DOSSIER_ACCEPTED, "tiepnhan", 5, {"due_at": at + timedelta(days=3)}),
+            make(EventType.DOSSIER_WITHDRAWN, "rut", 60, {"reason": "citizen asked"}),
+        ]  # fmt: skip
+    return out

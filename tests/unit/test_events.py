@@ -1,0 +1,80 @@
+"""The domain envelope: deterministic ids, immutability, UTC, protected identities, settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from hub.errors import ConfigError
+from hub.events import Event, EventType, new_event
+from hub.identity import mask, protect_identity
+from hub.settings import Settings
+
+AT = datetime(2026, 6, 9, 8, 15, tzinfo=timezone(timedelta(hours=7)))
+
+
+def _event(ref: str = "HS1/accept", recorded_at: datetime | None = None) -> Event:
+    return new_event(
+        EventType.DOSSIER_ACCEPTED, dossier_code="000.00.20.H56-260609-0001", source_system="ONESTOP",
+        source_ref=ref, occurred_at=AT, payload={"due_at": AT}, recorded_at=recorded_at,
+    )  # fmt: skip
+
+
+def test_event_id_depends_only_on_source_reference_and_kind() -> None:
+    a, b = _event(), _event(recorded_at=datetime(2030, 1, 1, tzinfo=UTC))
+    assert a.event_id == b.event_id
+    assert _event("HS2/accept").event_id != a.event_id
+    assert a.event_id.version == 5
+
+
+def test_events_are_immutable_and_in_utc() -> None:
+    event = _event()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.dossier_code = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        event.payload["due_at"] = None  # type: ignore[index]
+    assert event.occurred_at == datetime(2026, 6, 9, 1, 15, tzinfo=UTC)
+    assert event.occurred_at.tzinfo is UTC
+
+
+def test_naive_times_and_blank_codes_are_refused() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        new_event("DossierWithdrawn", dossier_code="A-1", source_system="ONESTOP", source_ref="r",
+                  occurred_at=datetime(2026, 6, 9), payload={})  # fmt: skip
+    with pytest.raises(ValueError, match="dossier_code"):
+        new_event("DossierWithdrawn", dossier_code="A 1", source_system="ONESTOP", source_ref="r",
+                  occurred_at=AT, payload={})  # fmt: skip
+
+
+def test_identity_is_keyed_and_masked() -> None:
+    one = protect_identity("001203004567", b"key-one-0123456789")
+    assert one.masked == "001*******67"
+    assert one.hash == protect_identity(" 001203004567 ", b"key-one-0123456789").hash
+    assert one.hash != protect_identity("001203004567", b"key-two-0123456789").hash
+    assert "001203004567" not in repr(one)
+    assert mask("12345") == "*****"
+
+
+def test_identity_key_comes_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_IDENTITY_KEY", raising=False)
+    monkeypatch.delenv("HUB_IDENTITY_KEY_FILE", raising=False)
+    with pytest.raises(ConfigError, match="HUB_IDENTITY_KEY"):
+        Settings().identity_key_bytes()
+    secret = tmp_path / "key"
+    secret.write_text("from-a-mounted-secret-file\n")
+    monkeypatch.setenv("HUB_IDENTITY_KEY_FILE", str(secret))
+    assert Settings().identity_key_bytes() == b"from-a-mounted-secret-file"
+    monkeypatch.setenv("HUB_IDENTITY_KEY", "short")
+    with pytest.raises(ConfigError, match="16 characters"):
+        Settings().identity_key_bytes()
+    assert "short" not in repr(Settings())
+
+
+def test_settings_read_hub_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_DOSSIER_TOPIC", "prov.dossiers")
+    monkeypatch.setenv("HUB_TOPIC_PARTITIONS", "24")
+    settings = Settings()
+    assert settings.dossier_topic == "prov.dossiers" and settings.topic_partitions == 24
