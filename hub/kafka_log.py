@@ -53,6 +53,7 @@ def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> dict[str, s
         admin = KafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap,
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
             client_id="motcua-hub-admin",
         )
     except KafkaError as exc:
@@ -92,6 +93,7 @@ class KafkaEventLog:
                 batch_size=256 * 1024,
                 compression_type="gzip",
                 request_timeout_ms=settings.kafka_request_timeout_ms,
+                bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
                 client_id="motcua-hub",
             )
         except KafkaError as exc:
@@ -161,6 +163,7 @@ class KafkaRecordSource:
                 request_timeout_ms=max(settings.kafka_request_timeout_ms, session_timeout_ms + 5000),
                 session_timeout_ms=session_timeout_ms,
                 heartbeat_interval_ms=max(session_timeout_ms // 6, 500),
+                bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
                 client_id="motcua-hub",
             )
             if group_id is not None:

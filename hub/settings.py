@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     """Comma-separated Kafka bootstrap servers."""
     kafka_request_timeout_ms: int = 30_000
     """Upper bound on any one broker request (produce, metadata, admin)."""
+    kafka_bootstrap_timeout_ms: int = 30_000
+    """How long to wait for a first broker connection before reporting Kafka unreachable."""
     kafka_idempotence: bool = True
     """Idempotent producer (needs a broker that grants producer ids; Kafka >= 0.11 and Tansu do)."""
     dossier_topic: str = "motcua.dossier-events"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hub.events import Event, EventType, SourceSystem, event_id_for
 from hub.schemas import NAMESPACE, SchemaSet
 
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=24)
-codes = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Zs", "Cc", "Zl", "Zp")), min_size=1, max_size=30)
+texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=24)
+codes = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S"]), min_size=1, max_size=30)
 # Avro timestamp-millis: whole milliseconds, UTC.
 moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)).map(
     lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=UTC)

@@ -9,22 +9,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 from hub.settings import Settings
 
 HUB = [str(Path(sys.executable).with_name("hub"))]
 
 
-def run_hub(settings: Settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {
+def run_hub(
+    settings: Settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "HUB_DOSSIER_TOPIC": settings.dossier_topic,
         "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "HUB_TOPIC_PARTITIONS": "3",
         "HUB_IDENTITY_KEY": "e2e-identity-key-0123456789",
+        **(env or {}),
     }
-    return subprocess.run([*HUB, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+    return subprocess.run([*HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
 
 
 def _line(n: int, **payload: Any) -> str:
@@ -70,8 +72,16 @@ def test_bad_lines_are_each_reported_and_good_lines_still_published(kafka_settin
         "{not json",
         _line(2, due_at="next week"),
         _line(3),
-        json.dumps({"event_type": "DossierLost", "dossier_code": "X", "source_system": "ONESTOP",
-                    "source_ref": "r", "occurred_at": "20260609081500", "payload": {}}),  # fmt: skip
+        json.dumps(
+            {
+                "event_type": "DossierLost",
+                "dossier_code": "X",
+                "source_system": "ONESTOP",
+                "source_ref": "r",
+                "occurred_at": "20260609081500",
+                "payload": {},
+            }
+        ),
         "",
         _line(4, receipt_number=12),
     ]
@@ -107,8 +117,8 @@ def test_tail_reports_undecodable_messages_and_keeps_going(kafka_settings: Setti
 def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
     source = tmp_path / "one.jsonl"
     source.write_text(_line(1) + "\n", encoding="utf-8")
-    dead = Settings(kafka_bootstrap="127.0.0.1:1", kafka_request_timeout_ms=3000)
-    done = run_hub(dead, "events", "publish", str(source))
+    dead = Settings(kafka_bootstrap="127.0.0.1:1")
+    done = run_hub(dead, "events", "publish", str(source), env={"HUB_KAFKA_BOOTSTRAP_TIMEOUT_MS": "2000"})
     assert done.returncode == 2
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 

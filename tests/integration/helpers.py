@@ -27,7 +27,9 @@ def lifecycle(dossiers: int, start: int = 0) -> list[Event]:
         code = f"000.00.20.H56-260609-{n:04d}"
         at = base + timedelta(minutes=n)
 
-        def make(kind: EventType, ref: str, minutes: int, payload: dict[str, object], code: str = code) -> Event:
+        def make(
+            kind: EventType, ref: str, minutes: int, payload: dict[str, object], code: str = code, at: datetime = at
+        ) -> Event:
             return new_event(kind, dossier_code=code, source_system="ONESTOP", source_ref=f"{code}/{ref}",
                              occurred_at=at + timedelta(minutes=minutes), payload=payload)  # fmt: skip
 

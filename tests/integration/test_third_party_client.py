@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import fastavro.schema
@@ -47,11 +47,11 @@ def test_librdkafka_consumer_decodes_with_only_the_schema_files(kafka_settings: 
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
-            value = message.value()
+            value: bytes = message.value() or b""
             assert value[:2] == b"\xc3\x01"
-            datum = fastavro.schemaless_reader(io.BytesIO(value[10:]), writers[value[2:10]], None,
-                                               return_record_name=True)  # fmt: skip
-            assert message.key().decode() == datum["dossier_code"]
+            datum = cast(dict[str, Any], fastavro.schemaless_reader(io.BytesIO(value[10:]), writers[value[2:10]], None,
+                                               return_record_name=True))  # fmt: skip
+            assert (message.key() or b"").decode() == datum["dossier_code"]
             decoded.append(datum)
     finally:
         consumer.close()

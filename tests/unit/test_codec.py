@@ -6,7 +6,7 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import avro.io
 import avro.schema
@@ -48,7 +48,7 @@ def _crc64_avro(data: bytes) -> bytes:
 
 
 def _avro_decode(body: bytes) -> dict[str, Any]:
-    return dict(AVRO_READER.read(avro.io.BinaryDecoder(io.BytesIO(body))))
+    return cast(dict[str, Any], AVRO_READER.read(avro.io.BinaryDecoder(io.BytesIO(body))))
 
 
 def _assert_same(event: Event, datum: dict[str, Any]) -> None:

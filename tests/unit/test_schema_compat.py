@@ -86,7 +86,11 @@ INCOMPATIBLE: dict[str, tuple[Edit, str, str]] = {
     "added field without default": (_edit("DossierAccepted", _add_required), "DossierAccepted.approver", "added"),
     "removed field without default": (_edit("DossierAccepted", _remove_due_at), "DossierAccepted.due_at", "removed"),
     "changed type": (_edit("Fee", _amount_to_string), "Fee.amount_vnd", "long to string"),
-    "removed enum symbol without default": (_edit("Channel", _drop_symbol_and_default), "DossierSubmitted.channel", "POSTAL"),
+    "removed enum symbol without default": (
+        _edit("Channel", _drop_symbol_and_default),
+        "DossierSubmitted.channel",
+        "POSTAL",
+    ),
 }
 COMPATIBLE: dict[str, Edit] = {
     "added optional field": _edit("DossierAccepted", _add_optional),
@@ -107,7 +111,7 @@ def schema_copy(tmp_path: Path) -> Path:
 
 def _avro_says_backward(root: Path) -> bool:
     current = SchemaSet(root)
-    checker = ReaderWriterCompatibilityChecker()
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
     reader = avro.schema.parse(json.dumps(current.current.schema))
     return all(
         checker.get_compatibility(reader, avro.schema.parse(json.dumps(old.schema))).compatibility
