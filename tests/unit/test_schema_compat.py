@@ -40,8 +40,8 @@ def _add_required(doc: dict[str, Any]) -> None:
     doc["fields"].append({"name": "approver", "type": "string"})
 
 
-def _remove_due_at(doc: dict[str, Any]) -> None:
-    doc["fields"].remove(_field(doc, "due_at"))
+def _remove_reason(doc: dict[str, Any]) -> None:
+    doc["fields"].remove(_field(doc, "reason"))
 
 
 def _amount_to_string(doc: dict[str, Any]) -> None:
@@ -84,7 +84,7 @@ def _add_event_type(root: Path) -> None:
 
 INCOMPATIBLE: dict[str, tuple[Edit, str, str]] = {
     "added field without default": (_edit("DossierAccepted", _add_required), "DossierAccepted.approver", "added"),
-    "removed field without default": (_edit("DossierAccepted", _remove_due_at), "DossierAccepted.due_at", "removed"),
+    "removed field without default": (_edit("DossierRefused", _remove_reason), "DossierRefused.reason", "removed"),
     "changed type": (_edit("Fee", _amount_to_string), "Fee.amount_vnd", "long to string"),
     "removed enum symbol without default": (
         _edit("Channel", _drop_symbol_and_default),
