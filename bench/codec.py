@@ -68,8 +68,9 @@ def main() -> None:
 
     def bare_decode() -> None:
         for body in bodies:
-            fastavro.schemaless_reader(io.BytesIO(body), parsed, None, return_record_name=True,
-                                       return_record_name_override=True)  # fmt: skip
+            fastavro.schemaless_reader(
+                io.BytesIO(body), parsed, None, return_record_name=True, return_record_name_override=True
+            )
 
     def hub_encode() -> None:
         for event in events:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
+
 from hub.codec import EventCodec
 from hub.schema_registry import HttpSchemaRegistry
 from hub.schemas import SchemaSet
 from hub.settings import Settings
+from hub.sql_store import make_engine as _engine
+from hub.sql_store import migrate
 
-__all__ = ["make_codec", "make_schemas"]
+__all__ = ["make_codec", "make_engine", "make_schemas"]
 
 
 def make_schemas(settings: Settings) -> SchemaSet:
@@ -21,3 +25,11 @@ def make_codec(settings: Settings, schemas: SchemaSet | None = None) -> EventCod
         registry = HttpSchemaRegistry(settings.schema_registry_url, settings.schema_registry_timeout_s)
         return EventCodec(schemas, registry, subject=f"{settings.dossier_topic}-value")
     return EventCodec(schemas)
+
+
+def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
+    """The read store's engine, migrated to the newest hub schema."""
+    engine = _engine(settings.database_url, writer=writer)
+    if writer:
+        migrate(engine)
+    return engine

@@ -163,9 +163,13 @@ def events_publish(ctx: click.Context, file: Path, batch: int) -> None:
 @click.option("--idle-exit", type=float, help="Stop after this many seconds without a new message.")
 @click.pass_context
 def events_tail(
-    ctx: click.Context, dossier: str | None, from_beginning: bool, as_json: bool, limit: int | None,
+    ctx: click.Context,
+    dossier: str | None,
+    from_beginning: bool,
+    as_json: bool,
+    limit: int | None,
     idle_exit: float | None,
-) -> None:  # fmt: skip
+) -> None:
     """Print decoded events as they arrive; undecodable ones are reported on stderr, not skipped silently."""
     settings = _settings(ctx)
     codec = make_codec(settings)
@@ -201,14 +205,27 @@ def events_tail(
 
 
 @cli.command("demo")
-@click.option("--embedded/--external", default=True, show_default=True,
-              help="Start the embedded broker, or use HUB_KAFKA_BOOTSTRAP.")  # fmt: skip
+@click.option(
+    "--embedded/--external",
+    default=True,
+    show_default=True,
+    help="Start the embedded broker, or use HUB_KAFKA_BOOTSTRAP.",
+)
 @click.pass_context
 def demo(ctx: click.Context, embedded: bool) -> None:
     """Run the hub on loopback with sample dossiers: publish, read back per dossier, park bad messages."""
     from hub.demo import run_demo
 
     run_demo(_settings(ctx), embedded=embedded, echo=click.echo)
+
+
+def _register_subcommands() -> None:
+    from hub.cli_projections import projections
+
+    cli.add_command(projections)
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -53,8 +53,10 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         log = KafkaEventLog(settings, codec)
         events = sample_dossiers(settings.identity_key_bytes())
         log.append(events)
-        echo(f"published {len(events)} events ({codec.wire_format.value} Avro) for "
-             f"{len({e.dossier_code for e in events})} dossiers")  # fmt: skip
+        echo(
+            f"published {len(events)} events ({codec.wire_format.value} Avro) for "
+            f"{len({e.dossier_code for e in events})} dossiers"
+        )
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])

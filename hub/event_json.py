@@ -21,9 +21,19 @@ __all__ = ["event_from_json", "event_to_json", "parse_timestamp"]
 
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _ENVELOPE_KEYS = {
-    "event_type", "event_id", "dossier_code", "source_system", "source_ref", "occurred_at", "recorded_at",
-    "agency_code", "procedure_code", "correlation_id", "causation_id", "payload",
-}  # fmt: skip
+    "event_type",
+    "event_id",
+    "dossier_code",
+    "source_system",
+    "source_ref",
+    "occurred_at",
+    "recorded_at",
+    "agency_code",
+    "procedure_code",
+    "correlation_id",
+    "causation_id",
+    "payload",
+}
 
 
 def parse_timestamp(value: Any, path: str) -> datetime:

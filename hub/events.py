@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "EVENT_ID_NAMESPACE",
+    "EVENT_ORDER",
     "LOCAL_TZ",
     "Event",
     "EventType",
@@ -53,6 +54,11 @@ class EventType(StrEnum):
     NATIONAL_STATUS_SYNCED = "NationalStatusSynced"
     NATIONAL_SYNC_FAILED = "NationalSyncFailed"
     DIVERGENCE_DETECTED = "DivergenceDetected"
+
+
+EVENT_ORDER: dict[EventType, int] = {kind: rank for rank, kind in enumerate(EventType)}
+"""Lifecycle rank of each event type (declaration order above): the tie-break when two events of a
+dossier carry the same time, so an accepted never sorts before its submission."""
 
 
 class SourceSystem(StrEnum):

@@ -8,10 +8,10 @@ durably applied, or seek to offsets they stored themselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
@@ -139,9 +139,24 @@ class KafkaEventLog:
         self._producer.close(timeout=self.settings.kafka_request_timeout_ms / 1000)
 
 
+class _AssignmentHook(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, on_assign: Callable[[list[TopicPartition]], None]) -> None:
+        self.on_assign = on_assign
+
+    def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to flush: every applied batch is already committed with its offsets."""
+
+    def on_partitions_assigned(self, assigned: Sequence[KafkaTopicPartition]) -> None:
+        self.on_assign([(tp.topic, tp.partition) for tp in assigned])
+
+
 class KafkaRecordSource:
     """RecordSource over a KafkaConsumer: a consumer group (split partitions, commits) or, without a
-    group, every partition assigned directly (``hub events tail``)."""
+    group, every partition assigned directly (``hub events tail``, rebuilds).
+
+    ``on_assign`` runs whenever partitions are (re)assigned, before records of them are returned:
+    the place to seek to positions stored elsewhere (a projection's own offsets).
+    """
 
     def __init__(
         self,
@@ -150,10 +165,12 @@ class KafkaRecordSource:
         *,
         group_id: str | None = None,
         from_beginning: bool = True,
-        session_timeout_ms: int = 10_000,
+        session_timeout_ms: int | None = None,
+        on_assign: Callable[[list[TopicPartition]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.group_id = group_id
+        session_timeout_ms = session_timeout_ms or settings.kafka_session_timeout_ms
         try:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=settings.kafka_bootstrap,
@@ -167,7 +184,8 @@ class KafkaRecordSource:
                 client_id="motcua-hub",
             )
             if group_id is not None:
-                self._consumer.subscribe(list(topics))
+                listener = _AssignmentHook(on_assign) if on_assign else None
+                self._consumer.subscribe(list(topics), listener=listener)
             else:
                 partitions = [
                     KafkaTopicPartition(topic, p)
@@ -181,6 +199,8 @@ class KafkaRecordSource:
                     self._consumer.seek_to_beginning()
                 else:
                     self._consumer.seek_to_end()
+                if on_assign:
+                    on_assign([(tp.topic, tp.partition) for tp in partitions])
         except KafkaError as exc:
             raise UpstreamError(f"cannot consume from Kafka at {settings.kafka_bootstrap}: {exc}") from exc
 
@@ -224,8 +244,20 @@ class KafkaRecordSource:
     def seek(self, topic: str, partition: int, offset: int) -> None:
         self._consumer.seek(KafkaTopicPartition(topic, partition), offset)
 
-    def seek_to_beginning(self) -> None:
-        self._consumer.seek_to_beginning()
+    def seek_to_beginning(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        if partitions is None:
+            self._consumer.seek_to_beginning()
+        else:
+            self._consumer.seek_to_beginning(*(KafkaTopicPartition(t, p) for t, p in partitions))
+
+    def end_offsets(self) -> dict[TopicPartition, int]:
+        """The broker's end offsets of the assigned partitions (unreliable on Tansu: TESTING.md)."""
+        assigned = list(self._consumer.assignment())
+        try:
+            ends = self._consumer.end_offsets(assigned) if assigned else {}
+        except KafkaError as exc:
+            raise UpstreamError(f"Kafka end offsets unavailable: {exc}") from exc
+        return {(tp.topic, tp.partition): int(offset) for tp, offset in ends.items()}
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)

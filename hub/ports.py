@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hub.events import Event
 
-__all__ = ["EventLog", "Record", "RecordSink", "RecordSource", "SchemaRegistry", "TopicPartition"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+__all__ = ["EventLog", "Projection", "Record", "RecordSink", "RecordSource", "SchemaRegistry", "TopicPartition"]
 
 TopicPartition = tuple[str, int]
 Headers = Sequence[tuple[str, bytes]]
@@ -53,7 +57,9 @@ class RecordSource(Protocol):
 
     def seek(self, topic: str, partition: int, offset: int) -> None: ...
 
-    def seek_to_beginning(self) -> None: ...
+    def seek_to_beginning(self, partitions: Sequence[TopicPartition] | None = None) -> None: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
 
     def close(self) -> None: ...
 
@@ -66,3 +72,24 @@ class SchemaRegistry(Protocol):
     def schema_by_id(self, schema_id: int) -> str | None:
         """The schema's JSON, or None when the registry does not know the id."""
         ...
+
+
+class Projection(Protocol):
+    """A read model folded from the dossier events into SQL tables of its own.
+
+    Tables are per generation (``<table>_g<N>``) so a rebuild fills new ones while the views keep
+    reading the old; ``version`` changes when the table shapes change (that needs a rebuild).
+    ``apply`` must be idempotent per event id: the runner never applies an offset twice, but the
+    same event may sit at two offsets (an upstream record re-read).
+    """
+
+    name: str
+    version: int
+
+    def tables(self, generation: int) -> Sequence[sa.Table]: ...
+
+    def views(self, generation: int, dialect: str) -> Sequence[tuple[str, str]]:
+        """(view name, SELECT) pairs the BI-facing views are made of, for this generation."""
+        ...
+
+    def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None: ...

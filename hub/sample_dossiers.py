@@ -24,12 +24,28 @@ def sample_dossiers(identity_key: bytes) -> list[Event]:
     """Three dossiers: direct and paid, online with a supplement and an apology, postal and refused."""
     events: list[Event] = []
 
-    def add(code: str, kind: T, ref: str, at: datetime, payload: dict[str, Any],
-            system: SourceSystem = SourceSystem.ONESTOP, agency: str = "000.00.20.H56") -> None:  # fmt: skip
-        events.append(new_event(
-            kind, dossier_code=code, source_system=system, source_ref=f"{code}/{ref}", occurred_at=at,
-            payload=payload, agency_code=agency, procedure_code="1.004227", correlation_id=code,
-        ))  # fmt: skip
+    def add(
+        code: str,
+        kind: T,
+        ref: str,
+        at: datetime,
+        payload: dict[str, Any],
+        system: SourceSystem = SourceSystem.ONESTOP,
+        agency: str = "000.00.20.H56",
+    ) -> None:
+        events.append(
+            new_event(
+                kind,
+                dossier_code=code,
+                source_system=system,
+                source_ref=f"{code}/{ref}",
+                occurred_at=at,
+                payload=payload,
+                agency_code=agency,
+                procedure_code="1.004227",
+                correlation_id=code,
+            )
+        )
 
     owner = protect_identity("001203004567", identity_key).as_record()
     a = "000.00.20.H56-260609-0001"

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     """Upper bound on any one broker request (produce, metadata, admin)."""
     kafka_bootstrap_timeout_ms: int = 30_000
     """How long to wait for a first broker connection before reporting Kafka unreachable."""
+    kafka_session_timeout_ms: int = 10_000
+    """Consumer group session timeout: how fast a dead runner's partitions move to the others."""
     kafka_idempotence: bool = True
     """Idempotent producer (needs a broker that grants producer ids; Kafka >= 0.11 and Tansu do)."""
     dossier_topic: str = "motcua.dossier-events"
@@ -37,6 +39,12 @@ class Settings(BaseSettings):
     """Confluent-compatible schema registry; when set, events are written in the Confluent wire format."""
     schema_registry_timeout_s: float = 10.0
     """Timeout of one schema registry call."""
+    database_url: str = "sqlite:///var/motcua-hub.sqlite3"
+    """Read store: SQLite file (embedded default) or postgresql+psycopg://user@host/db (production)."""
+    projection_group: str = "motcua-hub-projections"
+    """Kafka consumer group of the projection runners; runners in one group split the partitions."""
+    projection_batch: int = 5000
+    """Most records applied in one database transaction."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None

@@ -52,11 +52,32 @@ class ThrowawayPostgres:
     def start(self) -> ThrowawayPostgres:
         if self._as_root:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run(find_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
+        self._run(
+            find_pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F -c fsync=off -c max_connections=50"
-        self._run(find_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"),
-                  "-w", "-t", "60", "start")  # fmt: skip
+        self._run(
+            find_pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def stop(self) -> None:

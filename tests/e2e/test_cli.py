@@ -31,11 +31,18 @@ def run_hub(
 
 def _line(n: int, **payload: Any) -> str:
     code = f"000.00.20.H56-260609-{n:04d}"
-    return json.dumps({
-        "event_type": "DossierAccepted", "dossier_code": code, "source_system": "ONESTOP",
-        "source_ref": f"{code}/tiepnhan", "occurred_at": "20260609081500", "agency_code": "000.00.20.H56",
-        "payload": {"due_at": "2026-06-12T17:00:00+07:00", "receipt_number": f"BN-{n}", **payload},
-    }, ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {
+            "event_type": "DossierAccepted",
+            "dossier_code": code,
+            "source_system": "ONESTOP",
+            "source_ref": f"{code}/tiepnhan",
+            "occurred_at": "20260609081500",
+            "agency_code": "000.00.20.H56",
+            "payload": {"due_at": "2026-06-12T17:00:00+07:00", "receipt_number": f"BN-{n}", **payload},
+        },
+        ensure_ascii=False,
+    )
 
 
 def _tail_json(settings: Settings, *extra: str) -> list[dict[str, Any]]:
@@ -96,7 +103,9 @@ def test_bad_lines_are_each_reported_and_good_lines_still_published(kafka_settin
     assert any(e.startswith(f"{source}:5: event_type: unknown event type") for e in errors)
     assert any(e.startswith(f"{source}:7: payload.receipt_number: expected a string") for e in errors)
     assert {e["dossier_code"] for e in _tail_json(kafka_settings)} == {
-        "000.00.20.H56-260609-0001", "000.00.20.H56-260609-0003"}  # fmt: skip
+        "000.00.20.H56-260609-0001",
+        "000.00.20.H56-260609-0003",
+    }
 
 
 def test_tail_reports_undecodable_messages_and_keeps_going(kafka_settings: Settings, tmp_path: Path) -> None:

@@ -30,13 +30,23 @@ def lifecycle(dossiers: int, start: int = 0) -> list[Event]:
         def make(
             kind: EventType, ref: str, minutes: int, payload: dict[str, object], code: str = code, at: datetime = at
         ) -> Event:
-            return new_event(kind, dossier_code=code, source_system="ONESTOP", source_ref=f"{code}/{ref}",
-                             occurred_at=at + timedelta(minutes=minutes), payload=payload)  # fmt: skip
+            return new_event(
+                kind,
+                dossier_code=code,
+                source_system="ONESTOP",
+                source_ref=f"{code}/{ref}",
+                occurred_at=at + timedelta(minutes=minutes),
+                payload=payload,
+            )
 
         out += [
-            make(EventType.DOSSIER_SUBMITTED, "nop", 0, {"channel": "DIRECT", "online_level": "NOT_ONLINE",
-                                                         "applicant": {"kind": "CITIZEN"}}),
+            make(
+                EventType.DOSSIER_SUBMITTED,
+                "nop",
+                0,
+                {"channel": "DIRECT", "online_level": "NOT_ONLINE", "applicant": {"kind": "CITIZEN"}},
+            ),
             make(EventType.DOSSIER_ACCEPTED, "tiepnhan", 5, {"due_at": at + timedelta(days=3)}),
             make(EventType.DOSSIER_WITHDRAWN, "rut", 60, {"reason": "citizen asked"}),
-        ]  # fmt: skip
+        ]
     return out

@@ -27,8 +27,9 @@ def test_bad_messages_are_parked_with_reasons_and_good_ones_flow(kafka_settings:
         log.send_raw(kafka_settings.dossier_topic, key, value, [("label", label)])
     log.append(events[3:])
 
-    source = KafkaRecordSource(kafka_settings, [kafka_settings.dossier_topic], group_id="dlq-test",
-                               session_timeout_ms=6000)  # fmt: skip
+    source = KafkaRecordSource(
+        kafka_settings, [kafka_settings.dossier_topic], group_id="dlq-test", session_timeout_ms=6000
+    )
     dead = DeadLetters(log, kafka_settings.dead_letter_topic)
     decoded = decode_batch(read_exactly(source, len(events) + len(bad)), codec, dead, source="dlq-test")
     source.close()

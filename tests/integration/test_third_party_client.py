@@ -35,10 +35,15 @@ def test_librdkafka_consumer_decodes_with_only_the_schema_files(kafka_settings: 
         canonical = fastavro.schema.to_parsing_canonical_form(parsed)
         writers[bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))] = parsed
 
-    consumer = Consumer({
-        "bootstrap.servers": kafka_settings.kafka_bootstrap, "group.id": "librdkafka-reader",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False, "session.timeout.ms": 6000,
-    })  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_settings.kafka_bootstrap,
+            "group.id": "librdkafka-reader",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
     consumer.subscribe([kafka_settings.dossier_topic])
     decoded: list[dict[str, Any]] = []
     deadline = time.monotonic() + 60
@@ -49,8 +54,10 @@ def test_librdkafka_consumer_decodes_with_only_the_schema_files(kafka_settings: 
                 continue
             value: bytes = message.value() or b""
             assert value[:2] == b"\xc3\x01"
-            datum = cast(dict[str, Any], fastavro.schemaless_reader(io.BytesIO(value[10:]), writers[value[2:10]], None,
-                                               return_record_name=True))  # fmt: skip
+            datum = cast(
+                dict[str, Any],
+                fastavro.schemaless_reader(io.BytesIO(value[10:]), writers[value[2:10]], None, return_record_name=True),
+            )
             assert (message.key() or b"").decode() == datum["dossier_code"]
             decoded.append(datum)
     finally:

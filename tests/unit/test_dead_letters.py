@@ -15,8 +15,14 @@ from tests.fakes import RecordingSink
 
 def test_decode_batch_parks_bad_records_and_keeps_good_ones() -> None:
     codec = EventCodec(SchemaSet())
-    event = new_event("DossierWithdrawn", dossier_code="A-260609-0001", source_system="ONESTOP", source_ref="r",
-                      occurred_at=datetime(2026, 6, 9, tzinfo=UTC), payload={"reason": None})  # fmt: skip
+    event = new_event(
+        "DossierWithdrawn",
+        dossier_code="A-260609-0001",
+        source_system="ONESTOP",
+        source_ref="r",
+        occurred_at=datetime(2026, 6, 9, tzinfo=UTC),
+        payload={"reason": None},
+    )
     good = codec.encode(event)
     records = [
         Record("t", 0, 0, b"A", good),

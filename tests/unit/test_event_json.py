@@ -65,15 +65,31 @@ def test_same_line_twice_gives_the_same_id_and_bytes_but_recorded_at() -> None:
         ({"occurred_at": "20261309081500"}, "occurred_at", "invalid yyyyMMddHHmmss"),
         ({"extra": 1}, "extra", "unknown envelope field"),
         ({"event_id": "7d1f0a3e-0000-5000-8000-000000000000"}, "event_id", "deterministic id"),
-        ({"payload": {"channel": "FAX", "online_level": "FULL", "applicant": {"kind": "CITIZEN"}}},
-         "payload.channel", "not one of"),
+        (
+            {"payload": {"channel": "FAX", "online_level": "FULL", "applicant": {"kind": "CITIZEN"}}},
+            "payload.channel",
+            "not one of",
+        ),
         ({"payload": {"online_level": "FULL", "applicant": {"kind": "CITIZEN"}}}, "payload.channel", "missing"),
-        ({"payload": {"channel": "ONLINE", "online_level": "FULL", "applicant": {"kind": "CITIZEN", "nme": "x"}}},
-         "payload.applicant.nme", "unknown field"),
-        ({"payload": {"channel": "ONLINE", "online_level": "FULL", "applicant": {"kind": "CITIZEN"},
-                      "documents": ["a", 3]}}, "payload.documents[1]", "expected a string"),
+        (
+            {"payload": {"channel": "ONLINE", "online_level": "FULL", "applicant": {"kind": "CITIZEN", "nme": "x"}}},
+            "payload.applicant.nme",
+            "unknown field",
+        ),
+        (
+            {
+                "payload": {
+                    "channel": "ONLINE",
+                    "online_level": "FULL",
+                    "applicant": {"kind": "CITIZEN"},
+                    "documents": ["a", 3],
+                }
+            },
+            "payload.documents[1]",
+            "expected a string",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_the_field(overrides: dict[str, Any], path: str, words: str) -> None:
     with pytest.raises(EventValidationError) as caught:
         event_from_json(_submitted(**overrides), SCHEMAS, identity_key=KEY)

@@ -18,9 +18,14 @@ AT = datetime(2026, 6, 9, 8, 15, tzinfo=timezone(timedelta(hours=7)))
 
 def _event(ref: str = "HS1/accept", recorded_at: datetime | None = None) -> Event:
     return new_event(
-        EventType.DOSSIER_ACCEPTED, dossier_code="000.00.20.H56-260609-0001", source_system="ONESTOP",
-        source_ref=ref, occurred_at=AT, payload={"due_at": AT}, recorded_at=recorded_at,
-    )  # fmt: skip
+        EventType.DOSSIER_ACCEPTED,
+        dossier_code="000.00.20.H56-260609-0001",
+        source_system="ONESTOP",
+        source_ref=ref,
+        occurred_at=AT,
+        payload={"due_at": AT},
+        recorded_at=recorded_at,
+    )
 
 
 def test_event_id_depends_only_on_source_reference_and_kind() -> None:
@@ -42,11 +47,18 @@ def test_events_are_immutable_and_in_utc() -> None:
 
 def test_naive_times_and_blank_codes_are_refused() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        new_event("DossierWithdrawn", dossier_code="A-1", source_system="ONESTOP", source_ref="r",
-                  occurred_at=datetime(2026, 6, 9), payload={})  # fmt: skip
+        new_event(
+            "DossierWithdrawn",
+            dossier_code="A-1",
+            source_system="ONESTOP",
+            source_ref="r",
+            occurred_at=datetime(2026, 6, 9),
+            payload={},
+        )
     with pytest.raises(ValueError, match="dossier_code"):
-        new_event("DossierWithdrawn", dossier_code="A 1", source_system="ONESTOP", source_ref="r",
-                  occurred_at=AT, payload={})  # fmt: skip
+        new_event(
+            "DossierWithdrawn", dossier_code="A 1", source_system="ONESTOP", source_ref="r", occurred_at=AT, payload={}
+        )
 
 
 def test_identity_is_keyed_and_masked() -> None:

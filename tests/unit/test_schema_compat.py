@@ -75,10 +75,16 @@ def _widen_int(doc: dict[str, Any]) -> None:
 
 def _add_event_type(root: Path) -> None:
     (root / "dossier" / "vn.motcua.events.ResultSynced.avsc").write_text(
-        json.dumps({"type": "record", "name": "ResultSynced", "namespace": "vn.motcua.events",
-                    "fields": [{"name": "result_code", "type": "string"}]}),
+        json.dumps(
+            {
+                "type": "record",
+                "name": "ResultSynced",
+                "namespace": "vn.motcua.events",
+                "fields": [{"name": "result_code", "type": "string"}],
+            }
+        ),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     _edit("DossierEvent", lambda d: _field(d, "payload")["type"].append("ResultSynced"))(root)
 
 

@@ -1,0 +1,197 @@
+"""``hub projections run|rebuild|status``: the read models and their place in the log."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+import click
+
+from hub.bootstrap import make_codec, make_engine
+from hub.dead_letters import DeadLetters
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.ports import Projection
+from hub.projection_runner import BatchResult, ProjectionRunner
+from hub.projection_store import activate_first_generation, begin_rebuild, generations_of, read_offsets, try_swap
+from hub.settings import Settings
+from projections.registry import PROJECTIONS, projection
+
+__all__ = ["projections"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _stop_on_signals() -> list[bool]:
+    """A flag set by SIGTERM/SIGINT so the runner finishes its batch and stops cleanly."""
+    flag = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        flag[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return flag
+
+
+@click.group()
+def projections() -> None:
+    """Read models built from the dossier events (timeline, dossier state)."""
+
+
+@projections.command("run")
+@click.option("--name", "names", multiple=True, help="Only these projections (default: all).")
+@click.option("--idle-exit", type=float, help="Stop after this many seconds without new records.")
+@click.option("--standalone", is_flag=True, help="Read every partition without a consumer group (one runner).")
+@click.pass_context
+def run(ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, standalone: bool) -> None:
+    """Keep the projections up to date; several runners in one group split the partitions."""
+    settings = _settings(ctx)
+    chosen = [projection(n) for n in names] if names else list(PROJECTIONS.values())
+    engine = make_engine(settings)
+    for p in chosen:
+        activate_first_generation(engine, p)
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings))
+    runner = ProjectionRunner(
+        engine, log.codec, DeadLetters(log, settings.dead_letter_topic), chosen, name=settings.projection_group
+    )
+    if standalone:
+        source = KafkaRecordSource(settings, [settings.dossier_topic])
+        runner.seek(source, sorted(source.assignment()))
+    else:
+        holder: list[KafkaRecordSource] = []
+        source = KafkaRecordSource(
+            settings,
+            [settings.dossier_topic],
+            group_id=settings.projection_group,
+            on_assign=lambda tps: runner.seek(holder[0], tps),
+        )
+        holder.append(source)
+    stop = _stop_on_signals()
+    click.echo(
+        f"projecting {', '.join(p.name for p in chosen)} from {settings.dossier_topic} into "
+        f"{engine.url.render_as_string(hide_password=True)}",
+        err=True,
+    )
+    try:
+        totals = runner.run(
+            source,
+            max_records=settings.projection_batch,
+            idle_exit_s=idle_exit,
+            should_stop=lambda: stop[0],
+            commit_to_kafka=not standalone,
+        )
+    finally:
+        source.close()
+        log.close()
+        engine.dispose()
+    rate = totals.records / max(time.monotonic() - totals.started, 1e-9)
+    click.echo(
+        f"{totals.records} records: {totals.applied} applied, {totals.skipped} already applied, "
+        f"{totals.parked} parked ({rate:.0f}/s)"
+    )
+
+
+def rebuild_projection(settings: Settings, target: Projection, *, show_progress: bool) -> int:
+    """Replay the whole log into a new generation while the old one serves, then swap; returns it."""
+    engine = make_engine(settings)
+    generation = begin_rebuild(engine, target)
+    log = KafkaEventLog(settings, make_codec(settings))
+    runner = ProjectionRunner(
+        engine,
+        log.codec,
+        DeadLetters(log, settings.dead_letter_topic),
+        [target],
+        name=f"rebuild-{target.name}",
+        rebuild_generation=generation,
+    )
+    source = KafkaRecordSource(settings, [settings.dossier_topic])
+    runner.seek(source, sorted(source.assignment()))
+    total = sum(source.end_offsets().values())
+    done = sum(runner.known[target.name].values())
+    started = time.monotonic()
+    swapped = [False]
+
+    def swap_when_idle() -> bool:
+        swapped[0] = try_swap(engine, target, generation)
+        return swapped[0]
+
+    try:
+        with click.progressbar(
+            length=max(total, 1),
+            label=f"rebuilding {target.name} g{generation}",
+            show_eta=True,
+            show_percent=True,
+            file=sys.stderr,
+            hidden=not show_progress,
+        ) as bar:
+            bar.update(done)
+
+            def progress(batch: BatchResult) -> None:
+                rate = runner.totals.records / max(time.monotonic() - started, 1e-9)
+                bar.label = f"rebuilding {target.name} g{generation} at {rate:,.0f} events/s"
+                bar.update(batch.records)
+
+            runner.run(
+                source,
+                max_records=settings.projection_batch,
+                on_batch=progress,
+                on_idle=swap_when_idle,
+                commit_to_kafka=False,
+            )
+    finally:
+        source.close()
+        log.close()
+        engine.dispose()
+    return generation
+
+
+@projections.command("rebuild")
+@click.argument("name")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_context
+def rebuild(ctx: click.Context, name: str, progress: bool) -> None:
+    """Replay from the beginning into new tables while the old ones serve, then swap atomically."""
+    settings = _settings(ctx)
+    started = time.monotonic()
+    generation = rebuild_projection(settings, projection(name), show_progress=progress)
+    click.echo(f"{name}: generation {generation} is live ({time.monotonic() - started:.1f}s)")
+
+
+@projections.command("status")
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Each projection's generation, stored offsets and lag behind the broker's end offsets."""
+    settings = _settings(ctx)
+    engine = make_engine(settings)
+    found = generations_of(engine, list(PROJECTIONS))
+    ends: dict[tuple[str, int], int] = {}
+    try:
+        source = KafkaRecordSource(settings, [settings.dossier_topic])
+        ends = source.end_offsets()
+        source.close()
+    except Exception as exc:  # status must still show what the database knows
+        click.echo(f"(broker unavailable, lag unknown: {exc})", err=True)
+    for name in PROJECTIONS:
+        info = found.get(name)
+        if info is None:
+            click.echo(f"{name}: never run")
+            continue
+        with engine.connect() as conn:
+            offsets = read_offsets(conn, name, info.active_generation)
+        lag = sum(max(ends.get(tp, 0) - offsets.get(tp, 0), 0) for tp in ends) if ends else None
+        building = f", rebuilding into g{info.building_generation}" if info.building_generation else ""
+        click.echo(
+            f"{name}: generation {info.active_generation} (v{info.active_version}){building}; "
+            f"applied through {sum(offsets.values())} records; lag {'?' if lag is None else lag}"
+        )
+        for (topic, partition), offset in sorted(offsets.items()):
+            end = ends.get((topic, partition))
+            click.echo(f"  {topic}[{partition}] next {offset}" + (f" end {end}" if end is not None else ""))
+    engine.dispose()

@@ -1,0 +1,161 @@
+"""The SQL read store: engines for SQLite (embedded default, WAL) and PostgreSQL, the hub's own tables,
+migrations, and the few bulk operations whose fast form differs per database.
+
+Projection tables are not migrated: each projection generation creates its tables from code, and a
+changed projection is rebuilt from the log into a new generation (``hub projections rebuild``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from hub.errors import ConfigError
+
+__all__ = [
+    "METADATA",
+    "dumps",
+    "insert_rows",
+    "is_postgres",
+    "make_engine",
+    "migrate",
+    "offsets_table",
+    "projections_table",
+    "replace_rows",
+    "select_in",
+]
+
+METADATA = sa.MetaData()
+
+projections_table = sa.Table(
+    "hub_projections",
+    METADATA,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("active_generation", sa.Integer, nullable=False),
+    sa.Column("active_version", sa.Integer, nullable=False),
+    sa.Column("building_generation", sa.Integer, nullable=True),
+    comment="Which generation of each projection's tables the views read, and which one a rebuild is filling.",
+)
+
+offsets_table = sa.Table(
+    "hub_projection_offsets",
+    METADATA,
+    sa.Column("projection", sa.String(64), primary_key=True),
+    sa.Column("generation", sa.Integer, primary_key=True),
+    sa.Column("topic", sa.String(249), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+    comment="Next Kafka offset to apply, per projection generation; written in the same transaction as its rows.",
+)
+
+
+def is_postgres(conn: Connection | Engine) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """An engine with the settings each database needs; SQLite writers take the lock at BEGIN."""
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise ConfigError(f"HUB_DATABASE_URL {url!r} is not usable: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        if engine.url.database and engine.url.database != ":memory:":
+            Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # SQLAlchemy's begin event below issues BEGIN itself
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block on the projection writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # IMMEDIATE: a writer holds the write lock for the whole transaction, so reading the
+            # stored offsets and writing rows cannot interleave with another writer.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    elif engine.dialect.name != "postgresql":
+        raise ConfigError(f"unsupported database {engine.dialect.name}: use sqlite or postgresql")
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the hub's own tables to the newest migration in hub/migrations (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON for stored documents: equal values give equal text on every database."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain bulk insert: COPY on PostgreSQL (4-5x executemany), executemany on SQLite."""
+    if not rows:
+        return
+    if not is_postgres(conn):
+        conn.execute(table.insert(), list(rows))
+        return
+    columns = [c.name for c in table.columns]
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(row.get(c)) for c in columns))
+        buffer.write("\n")
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        copy.write(buffer.getvalue())
+
+
+def select_in(conn: Connection, query: sa.Select[Any], column: sa.ColumnElement[Any], keys: Iterable[Any]) -> list[Any]:
+    """Rows of ``query`` whose ``column`` is one of ``keys``; chunked so SQLite's parameter limit holds."""
+    keys = list(keys)
+    found: list[Any] = []
+    if is_postgres(conn):
+        if keys:
+            found.extend(conn.execute(query.where(column == sa.func.any(sa.literal(keys, sa.ARRAY(column.type))))))
+        return found
+    for start in range(0, len(keys), 900):
+        found.extend(conn.execute(query.where(column.in_(keys[start : start + 900]))))
+    return found
+
+
+def replace_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Replace whole rows by key: delete then bulk insert, inside the caller's transaction."""
+    if not rows:
+        return
+    column = table.c[key]
+    keys = [row[key] for row in rows]
+    if is_postgres(conn):
+        conn.execute(table.delete().where(column == sa.func.any(sa.literal(keys, sa.ARRAY(column.type)))))
+    else:
+        for start in range(0, len(keys), 900):
+            conn.execute(table.delete().where(column.in_(keys[start : start + 900])))
+    insert_rows(conn, table, rows)

@@ -1,0 +1,105 @@
+"""Dossier state: one row per dossier, derived from the order-independent fold in dossier_fold.
+
+The fold itself is stored beside the derived columns (``fold``, canonical JSON), so a batch loads
+each touched dossier once, folds its new events in and rewrites the row. Events for a dossier
+whose submission has not arrived yet create the row; the submission fills it in later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.events import Event
+from hub.ports import Record
+from hub.sql_store import dumps, replace_rows, select_in
+from projections.dossier_fold import DossierFold, derive
+
+__all__ = ["DossierStateProjection"]
+
+_TS = sa.DateTime(timezone=True)
+_JSON_COLUMNS = ("due_extension_history", "last_divergence")
+
+
+@cache
+def _table(generation: int) -> sa.Table:
+    s, i, b = sa.String(64), sa.Integer, sa.BigInteger
+    name = f"dossier_state_g{generation}"
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("dossier_code", s, primary_key=True),
+        *(sa.Column(n, s) for n in ("procedure_code", "agency_code")),
+        sa.Column("handling_unit", sa.Text),
+        *(sa.Column(n, s) for n in ("service_code", "channel", "online_level", "applicant_kind")),
+        sa.Column("national_status", sa.SmallInteger),
+        sa.Column("detailed_step", s),
+        sa.Column("detailed_step_text", sa.Text),
+        *(sa.Column(n, _TS) for n in ("submitted_at", "received_at")),
+        sa.Column("receipt_number", s),
+        *(sa.Column(n, _TS) for n in ("initial_due_at", "legal_due_at", "due_at")),
+        sa.Column("due_extensions", i, nullable=False),
+        sa.Column("due_extension_history", sa.Text),
+        *(sa.Column(n, _TS) for n in ("finished_at", "returned_at")),
+        sa.Column("return_channel", s),
+        *(sa.Column(n, _TS) for n in ("refused_at", "withdrawn_at", "stopped_at")),
+        sa.Column("supplement_rounds", i, nullable=False),
+        sa.Column("supplement_seconds", b, nullable=False),
+        sa.Column("supplement_open", sa.Boolean, nullable=False),
+        sa.Column("outcome", s, nullable=False),
+        *(sa.Column(n, b, nullable=False) for n in ("fee_total_vnd", "paid_total_vnd")),
+        sa.Column("fee_status", s, nullable=False),
+        *(sa.Column(n, s) for n in ("postal_item_code", "postal_status")),
+        sa.Column("digitised_results", i, nullable=False),
+        sa.Column("satisfaction", s),
+        sa.Column("mirror_status", sa.SmallInteger),
+        sa.Column("mirror_synced_at", _TS),
+        *(sa.Column(n, i, nullable=False) for n in ("mirror_failures", "divergences")),
+        sa.Column("last_divergence", sa.Text),
+        sa.Column("gap_flags", sa.Text, nullable=False),
+        sa.Column("event_count", i, nullable=False),
+        *(sa.Column(n, _TS) for n in ("first_event_at", "last_event_at")),
+        sa.Column("fold", sa.Text, nullable=False),
+        sa.Index(f"ix_{name}_agency", "agency_code", "received_at"),
+    )
+
+
+def _row(code: str, fold: DossierFold) -> dict[str, Any]:
+    row = derive(code, fold)
+    for column in _JSON_COLUMNS:
+        row[column] = dumps(row[column]) if row[column] else None
+    row["fold"] = dumps(fold.to_json())
+    return row
+
+
+class DossierStateProjection:
+    name = "dossier_state"
+    version = 1
+
+    def tables(self, generation: int) -> Sequence[sa.Table]:
+        return [_table(generation)]
+
+    def views(self, generation: int, dialect: str) -> Sequence[tuple[str, str]]:
+        columns = ", ".join(c.name for c in _table(generation).columns if c.name != "fold")
+        return [("v_dossier", f"SELECT {columns} FROM dossier_state_g{generation}")]
+
+    def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None:
+        table = _table(generation)
+        by_code: dict[str, list[Event]] = defaultdict(list)
+        for _, event in batch:
+            by_code[event.dossier_code].append(event)
+        stored = select_in(conn, sa.select(table.c.dossier_code, table.c.fold), table.c.dossier_code, by_code)
+        folds = {code: DossierFold.from_json(json.loads(text)) for code, text in stored}
+        rows = []
+        for code, events in by_code.items():
+            fold = folds.get(code) or DossierFold()
+            changed = [fold.apply(event) for event in events]
+            if any(changed):
+                rows.append(_row(code, fold))
+        replace_rows(conn, table, "dossier_code", rows)

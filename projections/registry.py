@@ -1,0 +1,18 @@
+"""Every projection the hub runs, by name: the one place to see what reads the dossier events."""
+
+from __future__ import annotations
+
+from hub.ports import Projection
+from projections.dossier_state import DossierStateProjection
+from projections.timeline import TimelineProjection
+
+__all__ = ["PROJECTIONS", "projection"]
+
+PROJECTIONS: dict[str, Projection] = {p.name: p for p in (TimelineProjection(), DossierStateProjection())}
+
+
+def projection(name: str) -> Projection:
+    try:
+        return PROJECTIONS[name]
+    except KeyError:
+        raise KeyError(f"no projection named {name!r} (known: {', '.join(PROJECTIONS)})") from None

@@ -1,0 +1,99 @@
+"""The unified timeline: one row per event per dossier, from every system, in the order things happened.
+
+Order is (occurred_at, lifecycle rank, event_id): a late event from a slower system sorts into its
+place, and equal times break the same way on every replay. A duplicate delivery (an event id
+already present) adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.events import EVENT_ORDER, Event
+from hub.ports import Record
+from hub.sql_store import insert_rows, select_in
+from projections.timeline_text import describe
+
+__all__ = ["TimelineProjection"]
+
+
+@cache
+def _table(generation: int) -> sa.Table:
+    name = f"timeline_g{generation}"
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("dossier_code", sa.String(64), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("type_rank", sa.SmallInteger, nullable=False),
+        sa.Column("event_type", sa.String(40), nullable=False),
+        sa.Column("source_system", sa.String(16), nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.Column("summary_vi", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text),
+        sa.Column("unit", sa.Text),
+        sa.Column("agency_code", sa.String(64)),
+        sa.Column("procedure_code", sa.String(64)),
+        sa.Column("source_ref", sa.Text, nullable=False),
+        sa.Column("correlation_id", sa.Text),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("log_partition", sa.Integer, nullable=False),
+        sa.Column("log_offset", sa.BigInteger, nullable=False),
+        sa.Index(f"ix_{name}_dossier", "dossier_code", "occurred_at", "type_rank", "event_id"),
+    )
+
+
+class TimelineProjection:
+    name = "timeline"
+    version = 1
+
+    def tables(self, generation: int) -> Sequence[sa.Table]:
+        return [_table(generation)]
+
+    def views(self, generation: int, dialect: str) -> Sequence[tuple[str, str]]:
+        local = (
+            "(occurred_at AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+            if dialect == "postgresql"
+            else "datetime(occurred_at, '+7 hours')"  # Vietnam has kept UTC+7, without DST, since 1975
+        )
+        columns = ", ".join(c.name for c in _table(generation).columns)
+        return [("v_timeline", f"SELECT {columns}, {local} AS occurred_at_local FROM timeline_g{generation}")]
+
+    def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None:
+        table = _table(generation)
+        first: dict[str, tuple[Record, Event]] = {}
+        for record, event in batch:
+            first.setdefault(str(event.event_id), (record, event))
+        present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
+        rows = []
+        for event_id, (record, event) in first.items():
+            if event_id in present:
+                continue
+            line = describe(event)
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "dossier_code": event.dossier_code,
+                    "occurred_at": event.occurred_at,
+                    "type_rank": EVENT_ORDER[event.event_type],
+                    "event_type": event.event_type.value,
+                    "source_system": event.source_system.value,
+                    "summary": line.en,
+                    "summary_vi": line.vi,
+                    "actor": line.actor,
+                    "unit": line.unit,
+                    "agency_code": event.agency_code,
+                    "procedure_code": event.procedure_code,
+                    "source_ref": event.source_ref,
+                    "correlation_id": event.correlation_id,
+                    "recorded_at": event.recorded_at,
+                    "log_partition": record.partition,
+                    "log_offset": record.offset,
+                }
+            )
+        insert_rows(conn, table, rows)

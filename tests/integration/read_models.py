@@ -1,0 +1,118 @@
+"""Helpers for projection tests: stores, in-process runs, and row-for-row snapshots of read models."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.bootstrap import make_codec, make_engine
+from hub.dead_letters import DeadLetters
+from hub.events import Event
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
+from hub.ports import Projection
+from hub.projection_runner import ProjectionRunner, RunTotals
+from hub.projection_store import activate_first_generation
+from hub.settings import Settings
+from projections.registry import PROJECTIONS
+
+LOG_COLUMNS = {"log_partition", "log_offset"}
+
+
+def new_postgres_database(server_url: str) -> str:
+    """A fresh database on the test server, so every test starts empty."""
+    name = f"hub_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+
+
+def fresh_topic(settings: Settings, partitions: int = 3) -> Settings:
+    suffix = uuid.uuid4().hex[:8]
+    fresh = settings.model_copy(
+        update={"dossier_topic": f"test.events.{suffix}", "dead_letter_topic": f"test.dlq.{suffix}"}
+    )
+    ensure_topics(fresh, [TopicSpec(fresh.dossier_topic, partitions, 1), TopicSpec(fresh.dead_letter_topic, 1, 1)])
+    return fresh
+
+
+def publish(settings: Settings, events: Iterable[Event], batch: int = 5000) -> int:
+    log = KafkaEventLog(settings, make_codec(settings))
+    count = 0
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= batch:
+            log.append(chunk)
+            count += len(chunk)
+            chunk = []
+    log.append(chunk)
+    log.close()
+    return count + len(chunk)
+
+
+def project(
+    settings: Settings,
+    url: str,
+    *,
+    expected: int,
+    projections: Sequence[Projection] | None = None,
+    timeout_s: float = 120,
+) -> RunTotals:
+    """Run the projections in-process (standalone) until ``expected`` records were consumed."""
+    import time
+
+    chosen = list(projections or PROJECTIONS.values())
+    settings = settings.model_copy(update={"database_url": url})
+    engine = make_engine(settings)
+    for p in chosen:
+        activate_first_generation(engine, p)
+    log = KafkaEventLog(settings, make_codec(settings))
+    runner = ProjectionRunner(engine, log.codec, DeadLetters(log, settings.dead_letter_topic), chosen, name="test")
+    source = KafkaRecordSource(settings, [settings.dossier_topic])
+    runner.seek(source, sorted(source.assignment()))
+    deadline = time.monotonic() + timeout_s
+    try:
+        runner.run(
+            source,
+            should_stop=lambda: runner.totals.records >= expected or time.monotonic() > deadline,
+            commit_to_kafka=False,
+        )
+    finally:
+        source.close()
+        log.close()
+        engine.dispose()
+    return runner.totals
+
+
+def snapshot(url: str, *, without: set[str] | frozenset[str] = frozenset()) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the read models (views, plus the stored folds), ordered, minus ``without`` columns."""
+    engine = sa.create_engine(url)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        generation = conn.execute(
+            sa.text("SELECT active_generation FROM hub_projections WHERE name = 'dossier_state'")
+        ).scalar_one()
+        queries = {
+            "timeline": "SELECT * FROM v_timeline ORDER BY dossier_code, occurred_at, type_rank, event_id",
+            "dossier": "SELECT * FROM v_dossier ORDER BY dossier_code",
+            "fold": f"SELECT dossier_code, fold FROM dossier_state_g{generation} ORDER BY dossier_code",
+        }
+        for name, query in queries.items():
+            result = conn.exec_driver_sql(query)
+            keep = [i for i, column in enumerate(result.keys()) if column not in without]
+            out[name] = [tuple(row[i] for i in keep) for row in result]
+    engine.dispose()
+    return out
+
+
+def count_rows(url: str, view: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        value = int(conn.exec_driver_sql(f"SELECT count(*) FROM {view}").scalar_one())
+    engine.dispose()
+    return value

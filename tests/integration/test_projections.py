@@ -1,0 +1,276 @@
+"""Projections against a real broker and both read stores (SQLite, PostgreSQL): one contract, two adapters."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hub.bootstrap import make_codec
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.settings import Settings
+from hub.synthetic import province_events
+from projections.registry import PROJECTIONS
+from tests.integration.helpers import read_exactly
+from tests.integration.read_models import (
+    LOG_COLUMNS,
+    count_rows,
+    fresh_topic,
+    new_postgres_database,
+    project,
+    publish,
+    snapshot,
+)
+
+HUB = str(Path(sys.executable).with_name("hub"))
+KILL_EVENTS = 50_000
+
+
+@pytest.fixture(scope="module")
+def big_log(kafka_bootstrap: str) -> Settings:
+    """50k province-like events on a topic of their own, published once for the module."""
+    base = Settings(kafka_bootstrap=kafka_bootstrap, kafka_session_timeout_ms=6000, identity_key="k" * 20)
+    settings = fresh_topic(base)
+    assert publish(settings, province_events(KILL_EVENTS, seed=50)) == KILL_EVENTS
+    return settings
+
+
+class ProjectionContract:
+    """What every read store must do; subclasses say how to get a fresh, empty store."""
+
+    @pytest.fixture
+    def new_store(self) -> Callable[[], str]:
+        raise NotImplementedError
+
+    def test_replaying_offsets_changes_nothing_and_duplicates_add_nothing(
+        self, kafka_settings: Settings, new_store: Callable[[], str]
+    ) -> None:
+        settings = fresh_topic(kafka_settings)
+        events = list(province_events(600, seed=1))
+        publish(settings, events)
+        url = new_store()
+        project(settings, url, expected=600)
+        first = snapshot(url)
+        assert len(first["timeline"]) == 600
+
+        project(settings, url, expected=0)  # a restart: resumes at stored offsets, applies nothing
+        assert snapshot(url) == first
+        publish(settings, events[:100])  # the same events delivered again at new offsets
+        totals = project(settings, url, expected=100)
+        assert totals.records == 100
+        again = snapshot(url)
+        assert again == first, "duplicate deliveries changed the read models"
+
+    def test_shuffled_and_duplicated_delivery_gives_the_ordered_result(
+        self, kafka_settings: Settings, new_store: Callable[[], str]
+    ) -> None:
+        events = list(province_events(2000, seed=2))
+        rng = random.Random(3)
+        messy = events + rng.sample(events, 300)
+        rng.shuffle(messy)
+        ordered_log, messy_log = fresh_topic(kafka_settings), fresh_topic(kafka_settings)
+        publish(ordered_log, events)
+        publish(messy_log, messy)
+        ordered_url, messy_url = new_store(), new_store()
+        project(ordered_log, ordered_url, expected=len(events))
+        project(messy_log, messy_url, expected=len(messy))
+        ordered = snapshot(ordered_url, without=LOG_COLUMNS)
+        assert len(ordered["timeline"]) == 2000 and len(ordered["dossier"]) > 300
+        assert snapshot(messy_url, without=LOG_COLUMNS) == ordered
+
+    def test_poison_messages_are_parked_and_every_valid_event_projected(
+        self, kafka_settings: Settings, new_store: Callable[[], str]
+    ) -> None:
+        settings = fresh_topic(kafka_settings)
+        events = list(province_events(500, seed=4))
+        codec = make_codec(settings)
+        log = KafkaEventLog(settings, codec)
+        poison = {
+            b"garbage": b"\x00\x01garbage",
+            b"truncated": codec.encode(events[0])[:-3],
+            b"foreign": b"\xc3\x01" + b"\x07" * 8 + b"\x02",
+        }
+        for i in range(0, 500, 50):
+            log.append(events[i : i + 50])
+            label = list(poison)[i // 50 % 3]
+            log.send_raw(settings.dossier_topic, events[i].dossier_code.encode(), poison[label], [("label", label)])
+        log.close()
+        url = new_store()
+        totals = project(settings, url, expected=510)
+        assert totals.parked == 10
+        assert count_rows(url, "v_timeline") == 500
+        assert count_rows(url, "v_dossier") == len({e.dossier_code for e in events})
+
+        project(settings, url, expected=0)  # restart: nothing parked twice
+        dlq = KafkaRecordSource(settings, [settings.dead_letter_topic])
+        parked = read_exactly(dlq, 10, timeout_s=10)
+        time.sleep(1)
+        assert dlq.poll(timeout_s=1) == []
+        dlq.close()
+        assert {r.header("label") for r in parked} == set(poison)
+        assert all(r.header("dlq.reason") for r in parked)
+
+    def test_rebuild_swaps_atomically_while_a_reader_queries(
+        self, kafka_settings: Settings, new_store: Callable[[], str]
+    ) -> None:
+        from hub.cli_projections import rebuild_projection
+
+        settings = fresh_topic(kafka_settings)
+        events = list(province_events(4000, seed=5))
+        publish(settings, events)
+        url = new_store()
+        project(settings, url, expected=len(events))
+        dossiers = count_rows(url, "v_dossier")
+        reader = sa.create_engine(url)
+        seen: list[tuple[int, int]] = []
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                try:
+                    with reader.connect() as conn:
+                        timeline = conn.exec_driver_sql("SELECT count(*) FROM v_timeline").scalar_one()
+                        state = conn.exec_driver_sql("SELECT coalesce(sum(event_count), 0) FROM v_dossier").scalar_one()
+                    seen.append((int(timeline), int(state)))
+                except BaseException as exc:  # the test fails on any error the reader meets
+                    errors.append(exc)
+                    return
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        try:
+            with_url = settings.model_copy(update={"database_url": url})
+            assert rebuild_projection(with_url, PROJECTIONS["timeline"], show_progress=False) == 2
+            assert rebuild_projection(with_url, PROJECTIONS["dossier_state"], show_progress=False) == 2
+        finally:
+            stop.set()
+            thread.join()
+            reader.dispose()
+        assert not errors, errors
+        assert len(seen) > 5
+        assert set(seen) == {(4000, 4000)}, f"a reader saw a partial model: {sorted(set(seen))[:5]}"
+        assert count_rows(url, "v_dossier") == dossiers
+        engine = sa.create_engine(url)
+        names = set(sa.inspect(engine).get_table_names())
+        engine.dispose()
+        assert {"timeline_g2", "dossier_state_g2"} <= names and not {"timeline_g1", "dossier_state_g1"} & names
+
+    def test_sigkill_at_random_points_then_restart_equals_a_clean_pass(
+        self, big_log: Settings, new_store: Callable[[], str]
+    ) -> None:
+        killed_url, clean_url = new_store(), new_store()
+        env = {
+            **os.environ,
+            "HUB_KAFKA_BOOTSTRAP": big_log.kafka_bootstrap,
+            "HUB_DOSSIER_TOPIC": big_log.dossier_topic,
+            "HUB_DEAD_LETTER_TOPIC": big_log.dead_letter_topic,
+            "HUB_DATABASE_URL": killed_url,
+            "HUB_PROJECTION_BATCH": "2000",
+        }
+        rng = random.Random(9)
+        kills = 0
+        for _ in range(4):
+            runner = subprocess.Popen(
+                [HUB, "projections", "run", "--standalone"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            time.sleep(rng.uniform(1.0, 3.0))
+            if runner.poll() is None:
+                runner.send_signal(signal.SIGKILL)
+                kills += 1
+            runner.wait()
+        finish = subprocess.run(
+            [HUB, "projections", "run", "--standalone", "--idle-exit", "3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert finish.returncode == 0, finish.stderr
+        assert kills >= 3
+        project(big_log, clean_url, expected=KILL_EVENTS)
+        killed, clean = snapshot(killed_url), snapshot(clean_url)
+        assert len(clean["timeline"]) == KILL_EVENTS
+        assert killed == clean
+
+    def test_two_runners_in_a_group_split_partitions(
+        self, kafka_settings: Settings, new_store: Callable[[], str]
+    ) -> None:
+        from hub.dead_letters import DeadLetters
+        from hub.projection_runner import ProjectionRunner
+        from hub.projection_store import activate_first_generation
+
+        settings = fresh_topic(kafka_settings)
+        events = list(province_events(3000, seed=6))
+        publish(settings, events)
+        url = new_store()
+        with_url = settings.model_copy(update={"database_url": url})
+        from hub.bootstrap import make_engine
+
+        engine = make_engine(with_url)
+        for p in PROJECTIONS.values():
+            activate_first_generation(engine, p)
+        assigned: list[set[tuple[str, int]]] = []
+        done = threading.Event()
+
+        def member(index: int) -> None:
+            log = KafkaEventLog(with_url, make_codec(with_url))
+            runner = ProjectionRunner(
+                engine,
+                log.codec,
+                DeadLetters(log, settings.dead_letter_topic),
+                list(PROJECTIONS.values()),
+                name=f"member-{index}",
+            )
+            holder: list[KafkaRecordSource] = []
+            source = KafkaRecordSource(
+                with_url,
+                [settings.dossier_topic],
+                group_id="split-test",
+                on_assign=lambda tps: runner.seek(holder[0], tps),
+            )
+            holder.append(source)
+            try:
+                runner.run(source, should_stop=lambda: done.is_set())
+                assigned.append(source.assignment())
+            finally:
+                source.close()
+                log.close()
+
+        threads = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 90
+        while count_rows(url, "v_timeline") < 3000 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        done.set()
+        for t in threads:
+            t.join()
+        engine.dispose()
+        assert all(assigned) and len(assigned) == 2, assigned
+        assert not (assigned[0] & assigned[1]), "each partition belongs to one runner"
+        clean = new_store()
+        project(settings, clean, expected=3000)
+        assert snapshot(url, without=LOG_COLUMNS) == snapshot(clean, without=LOG_COLUMNS)
+
+
+class TestSqliteStore(ProjectionContract):
+    @pytest.fixture
+    def new_store(self, tmp_path: Path) -> Callable[[], str]:
+        counter = iter(range(1000))
+        return lambda: f"sqlite:///{tmp_path}/hub-{next(counter)}.sqlite3"
+
+
+class TestPostgresStore(ProjectionContract):
+    @pytest.fixture
+    def new_store(self, postgres_url: str) -> Callable[[], str]:
+        return lambda: new_postgres_database(postgres_url)
