@@ -160,7 +160,7 @@ class EventCodec:
     def from_record(datum: dict[str, Any]) -> Event:
         name, payload = datum["payload"]
         event_id = datum["event_id"]
-        return Event(
+        return Event.trusted(
             event_type=EventType(name.rsplit(".", 1)[-1]),
             event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
             dossier_code=datum["dossier_code"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -117,6 +117,21 @@ class Event:
         object.__setattr__(self, "occurred_at", _utc(self.occurred_at, "occurred_at"))
         object.__setattr__(self, "recorded_at", _utc(self.recorded_at, "recorded_at"))
         object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Event:
+        """Build without re-checking: only for data a schema already validated (the codec's decoder),
+        where times are UTC and enums known. Decoding is the hot path of every replay."""
+        event = object.__new__(cls)
+        for name in _FIELDS:
+            object.__setattr__(event, name, fields.get(name))
+        object.__setattr__(event, "payload", MappingProxyType(fields["payload"]))
+        if not event.dossier_code or not event.source_ref:
+            raise ValueError("dossier_code and source_ref must not be empty")
+        return event
+
+
+_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def new_event(

@@ -127,11 +127,8 @@ class ProjectionRunner:
         for record in records:
             tp = (record.topic, record.partition)
             ends[tp] = max(ends.get(tp, 0), record.offset + 1)
-        todo = [
-            r
-            for r in records
-            if any(r.offset >= self.known[p.name].get((r.topic, r.partition), 0) for p in self.projections)
-        ]
+        floor = {tp: min(self.known[p.name].get(tp, 0) for p in self.projections) for tp in ends}
+        todo = [r for r in records if r.offset >= floor[(r.topic, r.partition)]]
         parked_before = self.dead_letters.parked[self.name]
         decoded = decode_batch(todo, self.codec, self.dead_letters, self.name) if todo else []
         result.parked = self.dead_letters.parked[self.name] - parked_before

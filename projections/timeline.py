@@ -18,7 +18,7 @@ from hub.ports import Record
 from hub.sql_store import insert_rows, select_in
 from projections.timeline_text import describe
 
-__all__ = ["TimelineProjection"]
+__all__ = ["TimelineProjection", "timeline_row"]
 
 
 @cache
@@ -48,6 +48,30 @@ def _table(generation: int) -> sa.Table:
     )
 
 
+def timeline_row(record: Record, event: Event) -> dict[str, object]:
+    """The timeline row of one event (first delivery's log position kept as the link to the log)."""
+    line = describe(event)
+    return {
+        "event_id": str(event.event_id),
+        "dossier_code": event.dossier_code,
+        "occurred_at": event.occurred_at,
+        "type_rank": EVENT_ORDER[event.event_type],
+        "event_type": event.event_type.value,
+        "source_system": event.source_system.value,
+        "summary": line.en,
+        "summary_vi": line.vi,
+        "actor": line.actor,
+        "unit": line.unit,
+        "agency_code": event.agency_code,
+        "procedure_code": event.procedure_code,
+        "source_ref": event.source_ref,
+        "correlation_id": event.correlation_id,
+        "recorded_at": event.recorded_at,
+        "log_partition": record.partition,
+        "log_offset": record.offset,
+    }
+
+
 class TimelineProjection:
     name = "timeline"
     version = 1
@@ -70,30 +94,5 @@ class TimelineProjection:
         for record, event in batch:
             first.setdefault(str(event.event_id), (record, event))
         present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
-        rows = []
-        for event_id, (record, event) in first.items():
-            if event_id in present:
-                continue
-            line = describe(event)
-            rows.append(
-                {
-                    "event_id": event_id,
-                    "dossier_code": event.dossier_code,
-                    "occurred_at": event.occurred_at,
-                    "type_rank": EVENT_ORDER[event.event_type],
-                    "event_type": event.event_type.value,
-                    "source_system": event.source_system.value,
-                    "summary": line.en,
-                    "summary_vi": line.vi,
-                    "actor": line.actor,
-                    "unit": line.unit,
-                    "agency_code": event.agency_code,
-                    "procedure_code": event.procedure_code,
-                    "source_ref": event.source_ref,
-                    "correlation_id": event.correlation_id,
-                    "recorded_at": event.recorded_at,
-                    "log_partition": record.partition,
-                    "log_offset": record.offset,
-                }
-            )
+        rows = [timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present]
         insert_rows(conn, table, rows)

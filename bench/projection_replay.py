@@ -1,0 +1,185 @@
+"""Replay N province-like events into PostgreSQL through the projection runner, with the ceilings
+measured in the same run.
+
+    ./dev python bench/projection_replay.py N [--sample 30000] [--baseline 3000]
+
+Starts the embedded broker and a throwaway PostgreSQL (or uses HUB_BENCH_KAFKA_BOOTSTRAP /
+HUB_BENCH_DATABASE_URL), publishes N events (21 agencies, ~5 events per dossier), then:
+- replays all N into PostgreSQL with `hub projections run --standalone` in a child process
+  (events/s and the child's peak RSS);
+- bare fastavro decode rate, and PostgreSQL COPY rate of the same timeline rows, on a sample;
+- a per-event-transaction projection (one transaction per event with its tracking record, as simple
+  event-sourcing libraries do) on a smaller sample.
+The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import fastavro
+import sqlalchemy as sa
+
+from hub.bootstrap import make_codec, make_engine
+from hub.dead_letters import DeadLetters
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
+from hub.local.postgres import ThrowawayPostgres
+from hub.local.tansu import EmbeddedBroker
+from hub.ports import Record
+from hub.projection_runner import ProjectionRunner
+from hub.projection_store import activate_first_generation
+from hub.settings import Settings
+from hub.sql_store import insert_rows
+from hub.synthetic import province_events
+from projections.registry import PROJECTIONS
+from projections.timeline import TimelineProjection, timeline_row
+
+HUB = str(Path(sys.executable).with_name("hub"))
+
+
+def new_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def publish(settings: Settings, count: int) -> float:
+    log = KafkaEventLog(settings, make_codec(settings))
+    started = time.perf_counter()
+    batch = []
+    for event in province_events(count, seed=1):
+        batch.append(event)
+        if len(batch) == 10_000:
+            log.append(batch)
+            batch = []
+    log.append(batch)
+    log.close()
+    return count / (time.perf_counter() - started)
+
+
+def read_sample(settings: Settings, count: int) -> list[Record]:
+    source = KafkaRecordSource(settings, [settings.dossier_topic])
+    records: list[Record] = []
+    while len(records) < count:
+        records.extend(source.poll(max_records=5000, timeout_s=1.0))
+    source.close()
+    return records[:count]
+
+
+def replay(settings: Settings, url: str, count: int) -> tuple[float, float]:
+    """events/s and peak RSS (MB) of a standalone runner process replaying ``count`` events."""
+    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "HUB_DOSSIER_TOPIC": settings.dossier_topic,
+           "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic, "HUB_DATABASE_URL": url}  # fmt: skip
+    code = (
+        "import resource, sys, time\n"
+        "from hub.cli import main\n"
+        "started = time.perf_counter()\n"
+        "sys.argv = ['hub', 'projections', 'run', '--standalone', '--idle-exit', '2']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('ELAPSED', time.perf_counter() - started - 2.0)\n"
+        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    figures = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("ELAPSED", "RSS")))
+    summary = next(line for line in done.stdout.splitlines() if "records:" in line)
+    if not summary.startswith(f"{count} records"):
+        raise RuntimeError(f"the replay did not consume all {count} events: {summary}")
+    return count / float(figures["ELAPSED"]), int(figures["RSS"]) / 1024
+
+
+def bare_decode_rate(records: list[Record], settings: Settings) -> float:
+    parsed = make_codec(settings).schemas.current.parsed
+    bodies = [r.value[10:] for r in records if r.value]
+    started = time.perf_counter()
+    for body in bodies:
+        fastavro.schemaless_reader(io.BytesIO(body), parsed, None, return_record_name=True,
+                                   return_record_name_override=True)  # fmt: skip
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def copy_rate(records: list[Record], settings: Settings, url: str) -> float:
+    codec = make_codec(settings)
+    rows = [timeline_row(r, codec.decode(r.value)) for r in records]
+    engine = make_engine(settings.model_copy(update={"database_url": url}))
+    table = TimelineProjection().tables(99)[0]
+    with engine.begin() as conn:
+        table.create(conn)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        insert_rows(conn, table, rows)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return len(rows) / elapsed
+
+
+def per_event_rate(records: list[Record], settings: Settings, url: str) -> float:
+    settings = settings.model_copy(update={"database_url": url})
+    engine = make_engine(settings)
+    for projection in PROJECTIONS.values():
+        activate_first_generation(engine, projection)
+    log = KafkaEventLog(settings, make_codec(settings))
+    runner = ProjectionRunner(engine, log.codec, DeadLetters(log, settings.dead_letter_topic),
+                              list(PROJECTIONS.values()), name="baseline")  # fmt: skip
+    started = time.perf_counter()
+    for record in records:
+        runner.apply([record])
+    elapsed = time.perf_counter() - started
+    log.close()
+    engine.dispose()
+    return len(records) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=int)
+    parser.add_argument("--sample", type=int, default=30_000, help="events for the decode and COPY ceilings")
+    parser.add_argument("--baseline", type=int, default=3_000, help="events for the per-event baseline")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        bootstrap = os.environ.get("HUB_BENCH_KAFKA_BOOTSTRAP") or stack.enter_context(EmbeddedBroker()).bootstrap
+        server = os.environ.get("HUB_BENCH_DATABASE_URL") or stack.enter_context(ThrowawayPostgres()).url
+        suffix = uuid.uuid4().hex[:8]
+        settings = Settings(kafka_bootstrap=bootstrap, dossier_topic=f"bench.events.{suffix}",
+                            dead_letter_topic=f"bench.dlq.{suffix}", identity_key="bench-identity-key-123")  # fmt: skip
+        ensure_topics(settings, [TopicSpec(settings.dossier_topic, 12, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
+        print(f"publishing {args.events:,} events ...", file=sys.stderr)
+        published = publish(settings, args.events)
+        print("replaying into PostgreSQL ...", file=sys.stderr)
+        events_per_s, rss = replay(settings, new_database(server), args.events)
+        sample = read_sample(settings, min(args.sample, args.events))
+        decode = bare_decode_rate(sample, settings)
+        copy = copy_rate(sample, settings, new_database(server))
+        baseline = per_event_rate(sample[: args.baseline], settings, new_database(server))
+    figures = {
+        "events": args.events,
+        "events_per_s": round(events_per_s),
+        "decode_per_s": round(decode),
+        "copy_rows_per_s": round(copy),
+        "per_event_baseline_per_s": round(baseline),
+        "peak_rss_mb": round(rss, 1),
+        "publish_per_s": round(published),
+    }
+    floor = min(decode, copy)
+    print(f"replay     {events_per_s:>10,.0f} events/s  (goal >= {0.5 * floor:,.0f}: 0.5 x min(decode, COPY))")
+    print(f"decode     {decode:>10,.0f} /s bare fastavro")
+    print(f"COPY       {copy:>10,.0f} rows/s (timeline rows)")
+    print(f"baseline   {baseline:>10,.0f} events/s one transaction per event (goal: replay >= 10x)")
+    print(f"peak RSS   {rss:>10,.1f} MB of the replaying process")
+    print(f"publish    {published:>10,.0f} events/s")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
