@@ -24,7 +24,6 @@ import sys
 import time
 import uuid
 from contextlib import ExitStack
-from pathlib import Path
 
 import fastavro
 import sqlalchemy as sa
@@ -43,7 +42,7 @@ from hub.synthetic import province_events
 from projections.registry import PROJECTIONS
 from projections.timeline import TimelineProjection, timeline_row
 
-HUB = str(Path(sys.executable).with_name("hub"))
+PARTITIONS = 12
 
 
 def new_database(server_url: str) -> str:
@@ -78,25 +77,52 @@ def read_sample(settings: Settings, count: int) -> list[Record]:
     return records[:count]
 
 
-def replay(settings: Settings, url: str, count: int) -> tuple[float, float]:
-    """events/s and peak RSS (MB) of a standalone runner process replaying ``count`` events."""
-    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "HUB_DOSSIER_TOPIC": settings.dossier_topic,
-           "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic, "HUB_DATABASE_URL": url}  # fmt: skip
+def replay(settings: Settings, url: str, count: int, workers: int) -> tuple[float, float]:
+    """events/s and peak RSS (MB, the largest worker) of ``workers`` standalone runner processes that
+    split the partitions between them, replaying ``count`` events."""
+    env = {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "HUB_DOSSIER_TOPIC": settings.dossier_topic,
+        "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "HUB_DATABASE_URL": url,
+    }
     code = (
         "import resource, sys, time\n"
         "from hub.cli import main\n"
         "started = time.perf_counter()\n"
-        "sys.argv = ['hub', 'projections', 'run', '--standalone', '--idle-exit', '2']\n"
+        "sys.argv = ['hub', 'projections', 'run', '--standalone', '--idle-exit', '2', '--partitions', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('ELAPSED', time.perf_counter() - started - 2.0)\n"
+        "print('FINISHED', time.time() - 2.0)\n"
         "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    figures = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("ELAPSED", "RSS")))
-    summary = next(line for line in done.stdout.splitlines() if "records:" in line)
-    if not summary.startswith(f"{count} records"):
-        raise RuntimeError(f"the replay did not consume all {count} events: {summary}")
-    return count / float(figures["ELAPSED"]), int(figures["RSS"]) / 1024
+    # Create the tables once, before the workers race to do it.
+    make_engine(settings.model_copy(update={"database_url": url})).dispose()
+    for projection in PROJECTIONS.values():
+        activate_first_generation(make_engine(settings.model_copy(update={"database_url": url})), projection)
+    started = time.time()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, ",".join(str(p) for p in range(w, PARTITIONS, workers))],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(workers)
+    ]
+    finished, rss, consumed = [], [], 0
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"a replay worker failed: {err[-2000:]}")
+        figures = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("FINISHED", "RSS")))
+        finished.append(float(figures["FINISHED"]))
+        rss.append(int(figures["RSS"]) / 1024)
+        consumed += int(next(line for line in out.splitlines() if "records:" in line).split()[0])
+    if consumed != count:
+        raise RuntimeError(f"the replay consumed {consumed} of {count} events")
+    return count / (max(finished) - started), max(rss)
 
 
 def bare_decode_rate(records: list[Record], settings: Settings) -> float:
@@ -104,8 +130,9 @@ def bare_decode_rate(records: list[Record], settings: Settings) -> float:
     bodies = [r.value[10:] for r in records if r.value]
     started = time.perf_counter()
     for body in bodies:
-        fastavro.schemaless_reader(io.BytesIO(body), parsed, None, return_record_name=True,
-                                   return_record_name_override=True)  # fmt: skip
+        fastavro.schemaless_reader(
+            io.BytesIO(body), parsed, None, return_record_name=True, return_record_name_override=True
+        )
     return len(bodies) / (time.perf_counter() - started)
 
 
@@ -130,8 +157,9 @@ def per_event_rate(records: list[Record], settings: Settings, url: str) -> float
     for projection in PROJECTIONS.values():
         activate_first_generation(engine, projection)
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ProjectionRunner(engine, log.codec, DeadLetters(log, settings.dead_letter_topic),
-                              list(PROJECTIONS.values()), name="baseline")  # fmt: skip
+    runner = ProjectionRunner(
+        engine, log.codec, DeadLetters(log, settings.dead_letter_topic), list(PROJECTIONS.values()), name="baseline"
+    )
     started = time.perf_counter()
     for record in records:
         runner.apply([record])
@@ -146,18 +174,25 @@ def main() -> None:
     parser.add_argument("events", type=int)
     parser.add_argument("--sample", type=int, default=30_000, help="events for the decode and COPY ceilings")
     parser.add_argument("--baseline", type=int, default=3_000, help="events for the per-event baseline")
+    parser.add_argument("--workers", type=int, default=2, help="runner processes splitting the partitions")
     args = parser.parse_args()
     with ExitStack() as stack:
         bootstrap = os.environ.get("HUB_BENCH_KAFKA_BOOTSTRAP") or stack.enter_context(EmbeddedBroker()).bootstrap
         server = os.environ.get("HUB_BENCH_DATABASE_URL") or stack.enter_context(ThrowawayPostgres()).url
         suffix = uuid.uuid4().hex[:8]
-        settings = Settings(kafka_bootstrap=bootstrap, dossier_topic=f"bench.events.{suffix}",
-                            dead_letter_topic=f"bench.dlq.{suffix}", identity_key="bench-identity-key-123")  # fmt: skip
-        ensure_topics(settings, [TopicSpec(settings.dossier_topic, 12, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
+        settings = Settings(
+            kafka_bootstrap=bootstrap,
+            dossier_topic=f"bench.events.{suffix}",
+            dead_letter_topic=f"bench.dlq.{suffix}",
+            identity_key="bench-identity-key-123",
+        )
+        ensure_topics(
+            settings, [TopicSpec(settings.dossier_topic, PARTITIONS, 1), TopicSpec(settings.dead_letter_topic, 1, 1)]
+        )
         print(f"publishing {args.events:,} events ...", file=sys.stderr)
         published = publish(settings, args.events)
         print("replaying into PostgreSQL ...", file=sys.stderr)
-        events_per_s, rss = replay(settings, new_database(server), args.events)
+        events_per_s, rss = replay(settings, new_database(server), args.events, args.workers)
         sample = read_sample(settings, min(args.sample, args.events))
         decode = bare_decode_rate(sample, settings)
         copy = copy_rate(sample, settings, new_database(server))
@@ -169,6 +204,7 @@ def main() -> None:
         "copy_rows_per_s": round(copy),
         "per_event_baseline_per_s": round(baseline),
         "peak_rss_mb": round(rss, 1),
+        "workers": args.workers,
         "publish_per_s": round(published),
     }
     floor = min(decode, copy)
@@ -176,7 +212,7 @@ def main() -> None:
     print(f"decode     {decode:>10,.0f} /s bare fastavro")
     print(f"COPY       {copy:>10,.0f} rows/s (timeline rows)")
     print(f"baseline   {baseline:>10,.0f} events/s one transaction per event (goal: replay >= 10x)")
-    print(f"peak RSS   {rss:>10,.1f} MB of the replaying process")
+    print(f"peak RSS   {rss:>10,.1f} MB (largest of {args.workers} runner processes)")
     print(f"publish    {published:>10,.0f} events/s")
     print(json.dumps(figures))
 

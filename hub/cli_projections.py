@@ -47,9 +47,12 @@ def projections() -> None:
 @projections.command("run")
 @click.option("--name", "names", multiple=True, help="Only these projections (default: all).")
 @click.option("--idle-exit", type=float, help="Stop after this many seconds without new records.")
-@click.option("--standalone", is_flag=True, help="Read every partition without a consumer group (one runner).")
+@click.option("--standalone", is_flag=True, help="Read partitions directly, without a consumer group.")
+@click.option("--partitions", help="With --standalone: only these partitions (e.g. 0,2,4); default all.")
 @click.pass_context
-def run(ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, standalone: bool) -> None:
+def run(
+    ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, standalone: bool, partitions: str | None
+) -> None:
     """Keep the projections up to date; several runners in one group split the partitions."""
     settings = _settings(ctx)
     chosen = [projection(n) for n in names] if names else list(PROJECTIONS.values())
@@ -61,8 +64,11 @@ def run(ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, sta
     runner = ProjectionRunner(
         engine, log.codec, DeadLetters(log, settings.dead_letter_topic), chosen, name=settings.projection_group
     )
+    if partitions and not standalone:
+        raise click.UsageError("--partitions needs --standalone (a consumer group assigns partitions itself)")
     if standalone:
-        source = KafkaRecordSource(settings, [settings.dossier_topic])
+        chosen_partitions = [int(p) for p in partitions.split(",")] if partitions else None
+        source = KafkaRecordSource(settings, [settings.dossier_topic], partitions=chosen_partitions)
         runner.seek(source, sorted(source.assignment()))
     else:
         holder: list[KafkaRecordSource] = []
@@ -98,8 +104,9 @@ def run(ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, sta
     )
 
 
-def rebuild_projection(settings: Settings, target: Projection, *, show_progress: bool) -> int:
-    """Replay the whole log into a new generation while the old one serves, then swap; returns it."""
+def rebuild_projection(settings: Settings, target: Projection, *, show_progress: bool) -> tuple[int, int]:
+    """Replay the whole log into a new generation while the old one serves, then swap.
+    Returns the new generation and the number of records replayed."""
     engine = make_engine(settings)
     generation = begin_rebuild(engine, target)
     log = KafkaEventLog(settings, make_codec(settings))
@@ -149,7 +156,7 @@ def rebuild_projection(settings: Settings, target: Projection, *, show_progress:
         source.close()
         log.close()
         engine.dispose()
-    return generation
+    return generation, runner.totals.records
 
 
 @projections.command("rebuild")
@@ -160,8 +167,12 @@ def rebuild(ctx: click.Context, name: str, progress: bool) -> None:
     """Replay from the beginning into new tables while the old ones serve, then swap atomically."""
     settings = _settings(ctx)
     started = time.monotonic()
-    generation = rebuild_projection(settings, projection(name), show_progress=progress)
-    click.echo(f"{name}: generation {generation} is live ({time.monotonic() - started:.1f}s)")
+    generation, records = rebuild_projection(settings, projection(name), show_progress=progress)
+    elapsed = time.monotonic() - started
+    click.echo(
+        f"{name}: generation {generation} is live: {records} records replayed in {elapsed:.1f}s "
+        f"({records / max(elapsed, 1e-9):,.0f}/s)"
+    )
 
 
 @projections.command("status")

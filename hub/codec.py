@@ -27,6 +27,10 @@ SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 _CONFLUENT_MAGIC = 0
 
 
+_TYPES_BY_RECORD = {f"{NAMESPACE}.{kind.value}": kind for kind in EventType}
+_SYSTEMS = {system.value: system for system in SourceSystem}
+
+
 class WireFormat(StrEnum):
     SINGLE_OBJECT = "single-object"
     CONFLUENT = "confluent"
@@ -161,10 +165,10 @@ class EventCodec:
         name, payload = datum["payload"]
         event_id = datum["event_id"]
         return Event.trusted(
-            event_type=EventType(name.rsplit(".", 1)[-1]),
+            event_type=_TYPES_BY_RECORD.get(name) or EventType(name.rsplit(".", 1)[-1]),
             event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
             dossier_code=datum["dossier_code"],
-            source_system=SourceSystem(datum["source_system"]),
+            source_system=_SYSTEMS.get(datum["source_system"]) or SourceSystem(datum["source_system"]),
             source_ref=datum["source_ref"],
             occurred_at=datum["occurred_at"],
             recorded_at=datum["recorded_at"],

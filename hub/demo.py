@@ -1,27 +1,28 @@
 """``hub demo``: the hub end to end on loopback, as far as it is built.
 
-Today: the embedded broker, the dossier log, sample dossiers from three systems, a consumer that
-reads them back per dossier, and dead-lettering of bad messages. Simulators, connectors,
-projections and the dashboard join as they land.
+Today: the embedded broker, the dossier log, sample dossiers from four systems plus two malformed
+messages, the projection runner building the timeline and dossier state in SQLite, and the dead-letter
+topic. Simulators, connectors, monitors and the dashboard join as they land.
 """
 
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.bootstrap import make_codec
-from hub.consuming import decode_batch
+from hub.bootstrap import make_codec, make_engine
 from hub.dead_letters import DeadLetters
-from hub.event_text import event_line
-from hub.events import Event
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record
+from hub.projection_runner import ProjectionRunner
+from hub.projection_store import activate_first_generation
 from hub.sample_dossiers import sample_dossiers
 from hub.settings import Settings
 
@@ -37,8 +38,28 @@ def _read_all(source: KafkaRecordSource, expected: int, timeout_s: float = 30.0)
     return records
 
 
+def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
+    with engine.connect() as conn:
+        dossiers = conn.exec_driver_sql(
+            "SELECT dossier_code, channel, national_status, outcome, substr(datetime(due_at, '+7 hours'), 1, 16), "
+            "fee_status, gap_flags, event_count "
+            "FROM v_dossier ORDER BY dossier_code"
+        ).all()
+        for code, channel, status, outcome, due, fees, gaps, count in dossiers:
+            echo(f"\n{code}  {channel}  status {status}  {outcome}  due {due}  fees {fees}  "
+                 f"{count} events{'  gaps: ' + gaps if gaps else ''}")  # fmt: skip
+            timeline = conn.exec_driver_sql(
+                "SELECT occurred_at_local, source_system, summary_vi, actor FROM v_timeline "
+                "WHERE dossier_code = ? ORDER BY occurred_at, type_rank, event_id",
+                (code,),
+            ).all()
+            for at, system, summary, actor in timeline:
+                echo(f"  {str(at)[:16]}  {system:<7} {summary}{'  (' + actor + ')' if actor else ''}")
+
+
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
     broker = EmbeddedBroker().start() if embedded else None
+    workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
     try:
         if broker is not None:
             settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap, "topic_partitions": 3})
@@ -46,6 +67,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         if settings.identity_key is None and settings.identity_key_file is None:
             settings = settings.model_copy(update={"identity_key": SecretStr(secrets.token_hex(16))})
             echo("no HUB_IDENTITY_KEY set: using a throwaway key for this run")
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{workdir / 'demo.sqlite3'}"})
         for name, outcome in ensure_topics(settings, hub_topics(settings)).items():
             echo(f"topic {name}: {outcome}")
 
@@ -53,28 +75,32 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         log = KafkaEventLog(settings, codec)
         events = sample_dossiers(settings.identity_key_bytes())
         log.append(events)
-        echo(
-            f"published {len(events)} events ({codec.wire_format.value} Avro) for "
-            f"{len({e.dossier_code for e in events})} dossiers"
-        )
+        echo(f"published {len(events)} events ({codec.wire_format.value} Avro) for "
+             f"{len({e.dossier_code for e in events})} dossiers")  # fmt: skip
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
         echo(f"published {len(bad)} malformed messages as a misbehaving producer would")
 
-        source = KafkaRecordSource(settings, [settings.dossier_topic], group_id="hub-demo", session_timeout_ms=6000)
+        from projections.registry import PROJECTIONS
+
+        engine = make_engine(settings)
+        for projection in PROJECTIONS.values():
+            activate_first_generation(engine, projection)
         dead_letters = DeadLetters(log, settings.dead_letter_topic)
+        runner = ProjectionRunner(engine, codec, dead_letters, list(PROJECTIONS.values()), name="hub-demo")
+        source = KafkaRecordSource(settings, [settings.dossier_topic])
+        runner.seek(source, sorted(source.assignment()))
+        deadline = time.monotonic() + 30
         try:
-            decoded = decode_batch(_read_all(source, len(events) + len(bad)), codec, dead_letters, "hub-demo")
+            runner.run(source, commit_to_kafka=False, should_stop=lambda: runner.totals.records >= len(events)
+                       + len(bad) or time.monotonic() > deadline)  # fmt: skip
         finally:
             source.close()
-        timelines: dict[str, list[Event]] = defaultdict(list)
-        for _, event in decoded:
-            timelines[event.dossier_code].append(event)
-        for code, timeline in sorted(timelines.items()):
-            echo(f"\ntimeline of {code}:")
-            for event in sorted(timeline, key=lambda e: (e.occurred_at, str(e.event_id))):
-                echo("  " + event_line(event))
+        totals = runner.totals
+        echo(f"projected into {settings.database_url}: {totals.applied} events applied, {totals.parked} parked")
+        _show_read_models(engine, echo)
+        engine.dispose()
 
         parked = KafkaRecordSource(settings, [settings.dead_letter_topic])
         try:
@@ -88,7 +114,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
             )
             echo(f"  {reason}  (from {topic}@{offset})")
         log.close()
-        echo(f"\ndemo done: {len(decoded)} events read back, {sum(dead_letters.parked.values())} parked")
+        echo(f"\ndemo done: {totals.applied} events projected, {totals.parked} parked; read models in {workdir}")
     finally:
         if broker is not None:
             broker.stop()

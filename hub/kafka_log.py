@@ -152,7 +152,8 @@ class _AssignmentHook(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class KafkaRecordSource:
     """RecordSource over a KafkaConsumer: a consumer group (split partitions, commits) or, without a
-    group, every partition assigned directly (``hub events tail``, rebuilds).
+    group, every partition (or the ``partitions`` given) assigned directly (``hub events tail``, rebuilds,
+    standalone runners that split the partitions between them by configuration).
 
     ``on_assign`` runs whenever partitions are (re)assigned, before records of them are returned:
     the place to seek to positions stored elsewhere (a projection's own offsets).
@@ -167,6 +168,7 @@ class KafkaRecordSource:
         from_beginning: bool = True,
         session_timeout_ms: int | None = None,
         on_assign: Callable[[list[TopicPartition]], None] | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> None:
         self.settings = settings
         self.group_id = group_id
@@ -187,20 +189,21 @@ class KafkaRecordSource:
                 listener = _AssignmentHook(on_assign) if on_assign else None
                 self._consumer.subscribe(list(topics), listener=listener)
             else:
-                partitions = [
+                assigned = [
                     KafkaTopicPartition(topic, p)
                     for topic in topics
                     for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+                    if partitions is None or p in partitions
                 ]
-                if not partitions:
+                if not assigned:
                     raise UpstreamError(f"no partitions found for {', '.join(topics)} (create the topics first)")
-                self._consumer.assign(partitions)
+                self._consumer.assign(assigned)
                 if from_beginning:
                     self._consumer.seek_to_beginning()
                 else:
                     self._consumer.seek_to_end()
                 if on_assign:
-                    on_assign([(tp.topic, tp.partition) for tp in partitions])
+                    on_assign([(tp.topic, tp.partition) for tp in assigned])
         except KafkaError as exc:
             raise UpstreamError(f"cannot consume from Kafka at {settings.kafka_bootstrap}: {exc}") from exc
 

@@ -209,7 +209,7 @@ def sample_dossiers(identity_key: bytes) -> list[Event]:
         T.DIVERGENCE_DETECTED,
         "tracuu",
         _at(18, 7),
-        {"field": "TrangThaiHoSo", "portal_value": "9", "hub_value": "5", "rule": "status-reported-as-9"},
+        {"field": "TrangThaiHoSo", "portal_value": "9", "hub_value": "4", "rule": "status-reported-as-9"},
         SourceSystem.HUB,
     )
 

@@ -7,11 +7,11 @@ changed projection is rebuilt from the log into a new generation (``hub projecti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -25,6 +25,7 @@ __all__ = [
     "dumps",
     "insert_rows",
     "is_postgres",
+    "loads",
     "make_engine",
     "migrate",
     "offsets_table",
@@ -102,7 +103,11 @@ def migrate(engine: Engine) -> None:
 
 def dumps(value: Any) -> str:
     """Canonical JSON for stored documents: equal values give equal text on every database."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def loads(text: str) -> Any:
+    return orjson.loads(text)
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

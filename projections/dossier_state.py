@@ -7,7 +7,6 @@ whose submission has not arrived yet create the row; the submission fills it in 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
@@ -18,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from hub.events import Event
 from hub.ports import Record
-from hub.sql_store import dumps, replace_rows, select_in
+from hub.sql_store import dumps, loads, replace_rows, select_in
 from projections.dossier_fold import DossierFold, derive
 
 __all__ = ["DossierStateProjection"]
@@ -95,7 +94,7 @@ class DossierStateProjection:
         for _, event in batch:
             by_code[event.dossier_code].append(event)
         stored = select_in(conn, sa.select(table.c.dossier_code, table.c.fold), table.c.dossier_code, by_code)
-        folds = {code: DossierFold.from_json(json.loads(text)) for code, text in stored}
+        folds = {code: DossierFold.from_json(loads(text)) for code, text in stored}
         rows = []
         for code, events in by_code.items():
             fold = folds.get(code) or DossierFold()

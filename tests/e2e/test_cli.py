@@ -146,6 +146,8 @@ def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
     done = subprocess.run([*HUB, "demo"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "published 19 events" in done.stdout
-    assert "timeline of 000.00.20.H56-260609-0002" in done.stdout
-    assert "demo done: 19 events read back, 2 parked" in done.stdout
+    assert "000.00.20.H56-260609-0002  ONLINE  status 4  in_progress  due 2026-06-19 17:00" in done.stdout
+    assert "demo done: 19 events projected, 2 parked" in done.stdout
+    assert "Tiếp nhận hồ sơ, biên nhận BN-0001, hẹn trả 12/06/2026 17:00" in done.stdout
+    assert "000.00.20.H56-260610-0003  POSTAL  status 3  refused" in done.stdout
     assert "001203004567" not in done.stdout + done.stderr, "identity numbers never leave the hub raw"

@@ -1,0 +1,56 @@
+"""``hub projections run|status|rebuild`` from the command line, against a real broker and SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from hub.settings import Settings
+from hub.synthetic import province_events
+from tests.e2e.test_cli import run_hub
+from tests.integration.read_models import fresh_topic, publish
+
+
+def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> None:
+    settings = fresh_topic(kafka_settings)
+    publish(settings, province_events(1500, seed=11))
+    db = tmp_path / "hub.sqlite3"
+    env = {"HUB_DATABASE_URL": f"sqlite:///{db}", "HUB_KAFKA_SESSION_TIMEOUT_MS": "6000"}
+
+    ran = run_hub(settings, "projections", "run", "--idle-exit", "3", env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "1500 records: 1500 applied" in ran.stdout
+
+    status = run_hub(settings, "projections", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "timeline: generation 1 (v1); applied through 1500 records" in status.stdout
+    assert "dossier_state: generation 1 (v1); applied through 1500 records" in status.stdout
+
+    rebuilt = run_hub(settings, "projections", "rebuild", "dossier_state", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "dossier_state: generation 2 is live: 1500 records replayed" in rebuilt.stdout
+    assert "rebuilding dossier_state g2" in rebuilt.stderr, "progress goes to stderr"
+
+    status = run_hub(settings, "projections", "status", env=env)
+    assert "dossier_state: generation 2 (v1); applied through 1500 records" in status.stdout
+
+    with sqlite3.connect(db) as conn:
+        timeline = conn.execute("SELECT count(*), count(DISTINCT dossier_code) FROM v_timeline").fetchone()
+        dossiers = conn.execute("SELECT count(*), sum(event_count) FROM v_dossier").fetchone()
+        first = conn.execute(
+            "SELECT summary_vi, occurred_at_local FROM v_timeline ORDER BY occurred_at, type_rank, event_id LIMIT 1"
+        ).fetchone()
+    assert timeline[0] == 1500 and dossiers == (timeline[1], 1500)
+    assert first[0].startswith("Nộp hồ sơ") and first[1].startswith("2026-01-05 07:")
+
+
+def test_standalone_partitions_need_standalone(kafka_settings: Settings, tmp_path: Path) -> None:
+    done = run_hub(
+        kafka_settings,
+        "projections",
+        "run",
+        "--partitions",
+        "0,1",
+        env={"HUB_DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"},
+    )
+    assert done.returncode == 2 and "--partitions needs --standalone" in done.stderr
