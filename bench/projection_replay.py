@@ -26,12 +26,12 @@ import uuid
 from contextlib import ExitStack
 
 import fastavro
-import sqlalchemy as sa
 
 from hub.bootstrap import make_codec, make_engine
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
 from hub.local.postgres import ThrowawayPostgres
+from hub.local.postgres import create_database as new_database
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record
 from hub.projection_runner import ProjectionRunner
@@ -43,15 +43,6 @@ from projections.registry import PROJECTIONS
 from projections.timeline import TimelineProjection, timeline_row
 
 PARTITIONS = 12
-
-
-def new_database(server_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def publish(settings: Settings, count: int) -> float:

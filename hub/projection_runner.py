@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BatchResult:
+    """What one batch did: records seen, events applied, records below the stored offsets, parked."""
+
     records: int = 0
     applied: int = 0
     skipped: int = 0
@@ -37,11 +39,9 @@ class BatchResult:
 
 
 @dataclass
-class RunTotals:
-    records: int = 0
-    applied: int = 0
-    skipped: int = 0
-    parked: int = 0
+class RunTotals(BatchResult):
+    """Sums over a run's batches."""
+
     batches: int = 0
     started: float = field(default_factory=time.monotonic)
 

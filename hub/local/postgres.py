@@ -9,13 +9,16 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from types import TracebackType
+
+import sqlalchemy as sa
 
 from hub.errors import ConfigError
 from hub.local.ports import free_port
 
-__all__ = ["ThrowawayPostgres", "find_pg_bin"]
+__all__ = ["ThrowawayPostgres", "create_database", "find_pg_bin"]
 
 
 def find_pg_bin(name: str) -> str:
@@ -92,3 +95,13 @@ class ThrowawayPostgres:
 
     def __exit__(self, *exc: object | TracebackType) -> None:
         self.stop()
+
+
+def create_database(server_url: str, prefix: str = "hub") -> str:
+    """A new, empty database on the server at ``server_url``; returns its URL (tests, benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)

@@ -21,16 +21,6 @@ from projections.registry import PROJECTIONS
 LOG_COLUMNS = {"log_partition", "log_offset"}
 
 
-def new_postgres_database(server_url: str) -> str:
-    """A fresh database on the test server, so every test starts empty."""
-    name = f"hub_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
-
-
 def fresh_topic(settings: Settings, partitions: int = 3) -> Settings:
     suffix = uuid.uuid4().hex[:8]
     fresh = settings.model_copy(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from hub.bootstrap import make_codec
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.local.postgres import create_database
 from hub.settings import Settings
 from hub.synthetic import province_events
 from projections.registry import PROJECTIONS
@@ -25,7 +26,6 @@ from tests.integration.read_models import (
     LOG_COLUMNS,
     count_rows,
     fresh_topic,
-    new_postgres_database,
     project,
     publish,
     snapshot,
@@ -290,4 +290,4 @@ class TestSqliteStore(ProjectionContract):
 class TestPostgresStore(ProjectionContract):
     @pytest.fixture
     def new_store(self, postgres_url: str) -> Callable[[], str]:
-        return lambda: new_postgres_database(postgres_url)
+        return lambda: create_database(postgres_url)
