@@ -37,3 +37,15 @@ class DeadLetters:
         self.sink.send_raw(self.topic, record.key, record.value, headers)
         self.parked[source] += 1
         log.warning("parked %s[%d]@%d from %s: %s", record.topic, record.partition, record.offset, source, reason)
+
+    def park_upstream(self, raw: bytes, reason: str, source: str, record_id: str, key: bytes | None = None) -> None:
+        """Park an upstream record that never became an event (it could not be mapped)."""
+        headers = [
+            ("dlq.reason", reason.encode("utf-8")),
+            ("dlq.source", source.encode("utf-8")),
+            ("dlq.record_id", record_id.encode("utf-8")),
+            ("dlq.parked_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        self.sink.send_raw(self.topic, key, raw, headers)
+        self.parked[source] += 1
+        log.warning("parked upstream record %s from %s: %s", record_id, source, reason)

@@ -5,6 +5,7 @@ __all__ = [
     "DecodeError",
     "EventValidationError",
     "HubError",
+    "MappingError",
     "SchemaCompatibilityError",
     "UpstreamError",
 ]
@@ -41,3 +42,11 @@ class SchemaCompatibilityError(HubError):
 
 class UpstreamError(HubError):
     """An external system (broker, registry, government system) failed or refused a call."""
+
+
+class MappingError(HubError):
+    """An upstream record cannot become an event; ``reason`` goes to the dead-letter headers."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

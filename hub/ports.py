@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.events import Event
 
@@ -12,7 +12,18 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
 
-__all__ = ["EventLog", "Projection", "Record", "RecordSink", "RecordSource", "SchemaRegistry", "TopicPartition"]
+__all__ = [
+    "EventLog",
+    "Page",
+    "Projection",
+    "Record",
+    "RecordSink",
+    "RecordSource",
+    "SchemaRegistry",
+    "TopicPartition",
+    "Upstream",
+    "UpstreamRecord",
+]
 
 TopicPartition = tuple[str, int]
 Headers = Sequence[tuple[str, bytes]]
@@ -93,3 +104,34 @@ class Projection(Protocol):
         ...
 
     def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRecord:
+    """One record as an external system gave it: its id there, and its fields."""
+
+    record_id: str
+    raw: Mapping[str, Any]
+    key: str | None = None  # the dossier code when the record names one (dead letters keep it as key)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: Sequence[UpstreamRecord]
+    next_cursor: str
+    more: bool
+
+
+class Upstream(Protocol):
+    """An external system seen as a feed: pages of records after a cursor, and how each becomes events.
+
+    ``fetch`` raises UpstreamError for anything worth retrying; ``map`` is pure and raises MappingError
+    (with a reason) for a record that cannot become events, and nothing else.
+    """
+
+    name: str
+    endpoint: str
+
+    def fetch(self, cursor: str | None, limit: int) -> Page: ...
+
+    def map(self, record: UpstreamRecord) -> Sequence[Event]: ...

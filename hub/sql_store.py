@@ -22,6 +22,7 @@ from hub.errors import ConfigError
 
 __all__ = [
     "METADATA",
+    "connector_state_table",
     "dumps",
     "insert_rows",
     "is_postgres",
@@ -55,6 +56,19 @@ offsets_table = sa.Table(
     sa.Column("partition", sa.Integer, primary_key=True),
     sa.Column("next_offset", sa.BigInteger, nullable=False),
     comment="Next Kafka offset to apply, per projection generation; written in the same transaction as its rows.",
+)
+
+
+connector_state_table = sa.Table(
+    "hub_connector_state",
+    METADATA,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("cursor", sa.Text, nullable=True),
+    sa.Column("breaker_state", sa.String(16), nullable=False),
+    sa.Column("counters", sa.Text, nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Each connector's durable cursor (saved after its events are acknowledged), breaker and counters.",
 )
 
 

@@ -1,0 +1,225 @@
+"""A faithful stand-in of a provincial one-stop system: SOAP 1.1 over HTTP on loopback, with a WSDL,
+serving a World's change feed, dossier details and digitised results, and switchable faults.
+
+    with OnestopSimulator(build_world(500), Faults(http500_rate=0.05)) as sim:
+        sim.wsdl_url  # http://127.0.0.1:PORT/?wsdl
+
+Faults change delivery, never data, so the world's ground truth holds whatever is switched on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from types import TracebackType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from spyne import Application, Integer, Long, ServiceBase, Unicode, rpc
+from spyne.error import ResourceNotFoundError
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from connectors.onestop.soap_types import TNS, HoSo, KetQuaSoHoa, TepTin, ThayDoi, TrangThayDoi
+from connectors.onestop.world import World
+
+__all__ = ["Faults", "OnestopSimulator"]
+
+log = logging.getLogger(__name__)
+logging.getLogger("spyne").setLevel(logging.CRITICAL)  # client faults are answers, not server errors
+
+
+@dataclass
+class Faults:
+    """Rates are per request (or per record for duplicates); ``down`` fails every request with HTTP 503."""
+
+    latency_ms: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_s: float = 30.0
+    http500_rate: float = 0.0
+    soap_fault_rate: float = 0.0
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    out_of_order: bool = False
+    down: bool = False
+
+    @classmethod
+    def realistic(cls) -> Faults:
+        """Every fault on, at rates a flaky provincial system shows (timeouts kept short for tests)."""
+        return cls(latency_ms=5, timeout_rate=0.02, timeout_s=3.0, http500_rate=0.03, soap_fault_rate=0.02,
+                   drop_rate=0.02, duplicate_rate=0.02, out_of_order=True)  # fmt: skip
+
+
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
+def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Callable[[str], str]) -> type:
+    by_seq = world.changes
+
+    class MotCuaService(ServiceBase):  # type: ignore[misc]
+        @rpc(Long, Integer, _returns=TrangThayDoi)  # type: ignore[misc]
+        def LayDanhSachThayDoi(ctx: Any, TuMaThayDoi: int | None, SoLuong: int | None) -> TrangThayDoi:  # noqa: N802, N803
+            """Changes after TuMaThayDoi (exclusive), at most SoLuong of them, in commit order."""
+            cursor = max(TuMaThayDoi or 0, 0)
+            size = min(max(SoLuong or 100, 1), 1000)
+            chosen = by_seq[cursor : cursor + size]
+            records = [c.record() for c in chosen]
+            if faults.duplicate_rate:
+                again = [r for r in records if rng.random() < faults.duplicate_rate]
+                if cursor and rng.random() < faults.duplicate_rate * 5:
+                    again.append(by_seq[cursor - 1].record())  # the last record of the previous page, again
+                records += again
+            if faults.out_of_order:
+                rng.shuffle(records)
+            last = chosen[-1].seq if chosen else cursor
+            return TrangThayDoi(DanhSachThayDoi=[ThayDoi(**r) for r in records], MaThayDoiCuoi=last,
+                                ConDuLieu=last < len(by_seq))  # fmt: skip
+
+        @rpc(Unicode, _returns=HoSo)  # type: ignore[misc]
+        def LayChiTietHoSo(ctx: Any, MaHoSo: str) -> HoSo:  # noqa: N802, N803
+            """A dossier with every change the one-stop recorded for it (its processing history)."""
+            changes = world.dossier(MaHoSo or "")
+            if not changes:
+                raise ResourceNotFoundError(f"HoSo {MaHoSo}")
+            first = changes[0].record()
+            return HoSo(MaHoSo=MaHoSo, MaTTHC=first.get("MaTTHC"), MaDonVi=first.get("MaDonVi"),
+                        QuaTrinhXuLy=[ThayDoi(**c.record()) for c in changes])  # fmt: skip
+
+        @rpc(Unicode, _returns=KetQuaSoHoa)  # type: ignore[misc]
+        def LayKetQuaSoHoa(ctx: Any, Ma: str) -> KetQuaSoHoa:  # noqa: N802, N803
+            """A digitised result's metadata, hash and link to its file (bytes are fetched from the link)."""
+            found = world.files.get(Ma or "")
+            if found is None:
+                raise ResourceNotFoundError(f"KetQuaSoHoa {Ma}")
+            return KetQuaSoHoa(Ma=Ma, MaKetQua=Ma, TepTin=TepTin(
+                TenTep=f"{Ma}.pdf", KieuTep=found.media_type, KichThuoc=len(found.content), MaBam=found.sha256,
+                DuongDan=file_url(Ma)))  # fmt: skip
+
+    return MotCuaService
+
+
+class _Handler(WSGIRequestHandler):
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["sim.socket"] = self.connection
+        return environ
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        log.debug(format, *args)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except _Drop:
+            pass
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("simulator connection from %s ended abruptly", client_address)
+
+
+class OnestopSimulator:
+    """The SOAP simulator in a background thread; a context manager. ``faults`` can be changed live."""
+
+    def __init__(self, world: World, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0,
+                 seed: int = 1) -> None:  # fmt: skip
+        self.world = world
+        self.faults = faults or Faults()
+        self.rng = random.Random(seed)
+        self.requests = 0
+        self.faulted: dict[str, int] = {}
+        service = _make_service(world, self.faults, self.rng, lambda code: f"{self.url}/tep/{code}")
+        app = Application([service], tns=TNS, name="MotCuaDienTu",
+                          in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())  # fmt: skip
+        self._soap = WsgiApplication(app)
+        self._server = make_server(host, port, self._wsgi, server_class=_Server, handler_class=_Handler)
+        self.host, self.port = host, self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="onestop-sim", daemon=True)
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def wsdl_url(self) -> str:
+        return f"{self.url}/?wsdl"
+
+    def _count(self, fault: str) -> None:
+        with self._lock:
+            self.faulted[fault] = self.faulted.get(fault, 0) + 1
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with self._lock:
+            self.requests += 1
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/tep/"):
+            found = self.world.files.get(path[len("/tep/") :])
+            if found is None:
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [b"not found"]
+            start_response("200 OK", [("Content-Type", found.media_type), ("Content-Length", str(len(found.content)))])
+            return [found.content]
+        is_call = environ.get("REQUEST_METHOD") == "POST"
+        f, roll = self.faults, self.rng.random()
+        if f.latency_ms:
+            time.sleep(f.latency_ms / 1000 * self.rng.uniform(0.5, 1.5))
+        if is_call and f.down:
+            self._count("down")
+            start_response("503 Service Unavailable", [("Content-Type", "text/html")])
+            return [b"<html><body>He thong dang bao tri</body></html>"]
+        if is_call:
+            for name, rate in (("timeout", f.timeout_rate), ("http500", f.http500_rate),
+                               ("soap_fault", f.soap_fault_rate), ("drop", f.drop_rate)):  # fmt: skip
+                if roll < rate:
+                    return self._fault(name, environ, start_response)
+                roll -= rate
+        return list(self._soap(environ, start_response))
+
+    def _fault(self, name: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self._count(name)
+        if name == "timeout":
+            time.sleep(self.faults.timeout_s)
+        if name in ("drop", "timeout"):
+            sock: socket.socket = environ["sim.socket"]
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            raise _Drop
+        if name == "http500":
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"java.lang.NullPointerException at vn.gov.motcua.ws.HoSoService"]
+        fault = (
+            '<?xml version="1.0" encoding="utf-8"?><soap11env:Envelope '
+            'xmlns:soap11env="http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
+            "<faultcode>soap11env:Server</faultcode><faultstring>Loi ket noi co so du lieu (ORA-12541)</faultstring>"
+            "</soap11env:Fault></soap11env:Body></soap11env:Envelope>"
+        ).encode()
+        start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
+        return [fault]
+
+    def start(self) -> OnestopSimulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> OnestopSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.stop()
