@@ -220,9 +220,12 @@ def demo(ctx: click.Context, embedded: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from hub.cli_connectors import connectors, simulators
     from hub.cli_projections import projections
 
     cli.add_command(projections)
+    cli.add_command(connectors)
+    cli.add_command(simulators)
 
 
 _register_subcommands()

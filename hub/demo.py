@@ -46,8 +46,10 @@ def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
             "FROM v_dossier ORDER BY dossier_code"
         ).all()
         for code, channel, status, outcome, due, fees, gaps, count in dossiers:
-            echo(f"\n{code}  {channel}  status {status}  {outcome}  due {due}  fees {fees}  "
-                 f"{count} events{'  gaps: ' + gaps if gaps else ''}")  # fmt: skip
+            echo(
+                f"\n{code}  {channel}  status {status}  {outcome}  due {due}  fees {fees}  "
+                f"{count} events{'  gaps: ' + gaps if gaps else ''}"
+            )
             timeline = conn.exec_driver_sql(
                 "SELECT occurred_at_local, source_system, summary_vi, actor FROM v_timeline "
                 "WHERE dossier_code = ? ORDER BY occurred_at, type_rank, event_id",
@@ -75,8 +77,10 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         log = KafkaEventLog(settings, codec)
         events = sample_dossiers(settings.identity_key_bytes())
         log.append(events)
-        echo(f"published {len(events)} events ({codec.wire_format.value} Avro) for "
-             f"{len({e.dossier_code for e in events})} dossiers")  # fmt: skip
+        echo(
+            f"published {len(events)} events ({codec.wire_format.value} Avro) for "
+            f"{len({e.dossier_code for e in events})} dossiers"
+        )
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
@@ -93,8 +97,11 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         runner.seek(source, sorted(source.assignment()))
         deadline = time.monotonic() + 30
         try:
-            runner.run(source, commit_to_kafka=False, should_stop=lambda: runner.totals.records >= len(events)
-                       + len(bad) or time.monotonic() > deadline)  # fmt: skip
+            runner.run(
+                source,
+                commit_to_kafka=False,
+                should_stop=lambda: runner.totals.records >= len(events) + len(bad) or time.monotonic() > deadline,
+            )
         finally:
             source.close()
         totals = runner.totals

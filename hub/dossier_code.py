@@ -34,8 +34,11 @@ def parse_dossier_code(text: str) -> DossierCode:
         return DossierCode(code)
     digits = match["date"]
     try:
-        day = date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:6])) if len(digits) == 6 else \
-            date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))  # fmt: skip
+        day = (
+            date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
+            if len(digits) == 6
+            else date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        )
     except ValueError:
         return DossierCode(code)
     return DossierCode(code, match["unit"], day, int(match["number"]))

@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     """Kafka consumer group of the projection runners; runners in one group split the partitions."""
     projection_batch: int = 5000
     """Most records applied in one database transaction."""
+    connector_page_size: int = 200
+    """Records asked for per page from an upstream feed."""
+    connector_poll_interval_s: float = 5.0
+    """Pause after an upstream says it has nothing more, before asking again."""
+    connector_retry_attempts: int = 4
+    """Attempts per upstream call (the first included) before the page counts as failed."""
+    connector_retry_max_s: float = 10.0
+    """Ceiling of the exponential backoff (with jitter) between attempts."""
+    breaker_fail_max: int = 5
+    """Consecutive failures that open an upstream endpoint's circuit breaker."""
+    breaker_reset_s: float = 30.0
+    """How long an open breaker waits before letting one trial call through (half-open)."""
+    onestop_url: str = "http://127.0.0.1:8090/"
+    """SOAP endpoint of the provincial one-stop system (the WSDL is shipped; only the address varies)."""
+    onestop_timeout_s: float = 10.0
+    """Connect and read timeout of each one-stop call (zeep's own default is none)."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None

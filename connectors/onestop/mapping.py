@@ -40,8 +40,15 @@ KIND_TO_EVENT: dict[str, EventType] = {
 }
 CHANNELS = {1: "DIRECT", 2: "ONLINE", 3: "POSTAL"}
 LEVELS = {"TOAN_TRINH": "FULL", "MOT_PHAN": "PARTIAL"}
-STEPS = {"TIEP_NHAN": "RECEIVE", "LUAN_CHUYEN": "TRANSFER", "THAM_DINH": "APPRAISE", "PHE_DUYET": "APPROVE",
-         "DONG_DAU": "STAMP", "TRA_KET_QUA": "RETURN", "BO_SUNG": "SUPPLEMENT"}  # fmt: skip
+STEPS = {
+    "TIEP_NHAN": "RECEIVE",
+    "LUAN_CHUYEN": "TRANSFER",
+    "THAM_DINH": "APPRAISE",
+    "PHE_DUYET": "APPROVE",
+    "DONG_DAU": "STAMP",
+    "TRA_KET_QUA": "RETURN",
+    "BO_SUNG": "SUPPLEMENT",
+}
 ID_TYPES = {"CCCD": "CCCD", "CMND": "CMND", "HC": "PASSPORT", "HO_CHIEU": "PASSPORT", "MST": "TAX_CODE"}
 FEE_POINTS = {1: "AT_ACCEPTANCE", 2: "AT_SUPPLEMENT", 4: "AT_RESULT"}
 FEE_KINDS = {1: "FEE", 2: "CHARGE"}
@@ -96,16 +103,23 @@ def _submitted(r: R, key: bytes) -> dict[str, Any]:
         "channel": channel,
         "online_level": LEVELS.get(str(r.get("MucDo")), "UNKNOWN") if channel == "ONLINE" else "NOT_ONLINE",
         "service_code": None,
-        "applicant": {"kind": kind, "name": r.get("ChuHoSo") or None,
-                      "identity": _identity(holder.get("SoDinhDanh"), holder.get("LoaiDinhDanh"), key)},
+        "applicant": {
+            "kind": kind,
+            "name": r.get("ChuHoSo") or None,
+            "identity": _identity(holder.get("SoDinhDanh"), holder.get("LoaiDinhDanh"), key),
+        },
         "documents": [],
         "due_at": None,
-    }  # fmt: skip
+    }
 
 
 def _accepted(r: R, key: bytes) -> dict[str, Any]:
-    return {"receipt_number": r.get("SoBienNhan"), "due_at": optional_time(r, "NgayHenTra"),
-            "received_by": r.get("NguoiXuLy"), "handling_unit": r.get("DonViXuLy")}  # fmt: skip
+    return {
+        "receipt_number": r.get("SoBienNhan"),
+        "due_at": optional_time(r, "NgayHenTra"),
+        "received_by": r.get("NguoiXuLy"),
+        "handling_unit": r.get("DonViXuLy"),
+    }
 
 
 def _refused(r: R, key: bytes) -> dict[str, Any]:
@@ -119,15 +133,24 @@ def _transferred(r: R, key: bytes) -> dict[str, Any]:
 def _step(r: R, key: bytes) -> dict[str, Any]:
     status = None if r.get("TrangThai") is None else whole(r, "TrangThai", 1, 10)
     return {
-        "step": STEPS.get(str(r.get("BuocXuLy")), "OTHER"), "description": text(r, "NoiDungXuLy"),
-        "handler": r.get("NguoiXuLy"), "handler_title": r.get("ChucDanh"), "department": r.get("PhongBanXuLy"),
-        "national_status": status, "started_at": None, "step_due_at": None,
-    }  # fmt: skip
+        "step": STEPS.get(str(r.get("BuocXuLy")), "OTHER"),
+        "description": text(r, "NoiDungXuLy"),
+        "handler": r.get("NguoiXuLy"),
+        "handler_title": r.get("ChucDanh"),
+        "department": r.get("PhongBanXuLy"),
+        "national_status": status,
+        "started_at": None,
+        "step_due_at": None,
+    }
 
 
 def _supplement_requested(r: R, key: bytes) -> dict[str, Any]:
-    return {"round": whole(r, "LanBoSung", 1, 99), "requested_by": r.get("NguoiYeuCauBoSung"),
-            "content": text(r, "NoiDungBoSung"), "previous_due_at": optional_time(r, "NgayHenTraTruoc")}  # fmt: skip
+    return {
+        "round": whole(r, "LanBoSung", 1, 99),
+        "requested_by": r.get("NguoiYeuCauBoSung"),
+        "content": text(r, "NoiDungBoSung"),
+        "previous_due_at": optional_time(r, "NgayHenTraTruoc"),
+    }
 
 
 def _supplement_provided(r: R, key: bytes) -> dict[str, Any]:
@@ -141,18 +164,27 @@ def _fees(r: R, key: bytes) -> dict[str, Any]:
     fees = []
     for i, line in enumerate(lines):
         amount = whole(line, "Gia", 0)
-        fees.append({"code": str(line.get("MaPhiLePhi") or f"PHI{i + 1}"), "name": str(line.get("TenPhiLePhi") or ""),
-                     "amount_vnd": amount, "kind": FEE_KINDS.get(line.get("LoaiPhiLePhi"), "UNKNOWN"),
-                     "collected": FEE_POINTS.get(line.get("HinhThucThu"), "UNKNOWN")})  # fmt: skip
+        fees.append(
+            {
+                "code": str(line.get("MaPhiLePhi") or f"PHI{i + 1}"),
+                "name": str(line.get("TenPhiLePhi") or ""),
+                "amount_vnd": amount,
+                "kind": FEE_KINDS.get(line.get("LoaiPhiLePhi"), "UNKNOWN"),
+                "collected": FEE_POINTS.get(line.get("HinhThucThu"), "UNKNOWN"),
+            }
+        )
     if not fees:
         raise MappingError("DanhSachLePhi is empty")
     return {"fees": fees, "total_vnd": sum(f["amount_vnd"] for f in fees)}
 
 
 def _extended(r: R, key: bytes) -> dict[str, Any]:
-    return {"previous_due_at": local_time(r.get("NgayHenTraTruoc"), "NgayHenTraTruoc"),
-            "new_due_at": local_time(r.get("NgayHenTraMoi"), "NgayHenTraMoi"),
-            "reason": r.get("LyDo") or "không nêu lý do", "apology_ref": r.get("SoPhieuXinLoi")}  # fmt: skip
+    return {
+        "previous_due_at": local_time(r.get("NgayHenTraTruoc"), "NgayHenTraTruoc"),
+        "new_due_at": local_time(r.get("NgayHenTraMoi"), "NgayHenTraMoi"),
+        "reason": r.get("LyDo") or "không nêu lý do",
+        "apology_ref": r.get("SoPhieuXinLoi"),
+    }
 
 
 def _withdrawn(r: R, key: bytes) -> dict[str, Any]:
@@ -164,9 +196,14 @@ def _stopped(r: R, key: bytes) -> dict[str, Any]:
 
 
 def _issued(r: R, key: bytes) -> dict[str, Any]:
-    return {"result_code": text(r, "MaKetQua"), "document_number": r.get("SoKyHieu"),
-            "issuing_agency": r.get("CoQuanBanHanh"), "signer": r.get("NguoiKy"),
-            "issued_at": optional_time(r, "NgayBanHanh"), "summary": r.get("TrichYeuNoiDung")}  # fmt: skip
+    return {
+        "result_code": text(r, "MaKetQua"),
+        "document_number": r.get("SoKyHieu"),
+        "issuing_agency": r.get("CoQuanBanHanh"),
+        "signer": r.get("NguoiKy"),
+        "issued_at": optional_time(r, "NgayBanHanh"),
+        "summary": r.get("TrichYeuNoiDung"),
+    }
 
 
 def _digitised(r: R, key: bytes) -> dict[str, Any]:
@@ -182,14 +219,28 @@ def _digitised(r: R, key: bytes) -> dict[str, Any]:
         raise MappingError(f"MaBam is not a SHA-256: {digest!r}")
     kind = {0: "DOSSIER_COMPONENT", 1: "RESULT"}.get(r.get("LoaiSoHoa"), "UNKNOWN")  # type: ignore[arg-type]
     return {
-        "result_code": text(r, "Ma"), "national_code": None, "owner": owner, "document_number": r.get("SoKyHieu"),
-        "issued_at": optional_time(r, "NgayBanHanh"), "issuing_agency": r.get("CoQuanBanHanh"),
-        "signer": r.get("NguoiKy"), "summary": r.get("TrichYeuNoiDung"), "valid_until": None, "scope": None,
-        "kind": kind, "digitised_by": r.get("NguoiSoHoa"),
-        "file": {"uri": text(file, "DuongDan"), "sha256": digest.lower(), "size_bytes": whole(file, "KichThuoc", 0),
-                 "media_type": str(file.get("KieuTep") or "application/octet-stream")},
-        "replaces_result_code": None, "reusable": True, "from_national_store": False,
-    }  # fmt: skip
+        "result_code": text(r, "Ma"),
+        "national_code": None,
+        "owner": owner,
+        "document_number": r.get("SoKyHieu"),
+        "issued_at": optional_time(r, "NgayBanHanh"),
+        "issuing_agency": r.get("CoQuanBanHanh"),
+        "signer": r.get("NguoiKy"),
+        "summary": r.get("TrichYeuNoiDung"),
+        "valid_until": None,
+        "scope": None,
+        "kind": kind,
+        "digitised_by": r.get("NguoiSoHoa"),
+        "file": {
+            "uri": text(file, "DuongDan"),
+            "sha256": digest.lower(),
+            "size_bytes": whole(file, "KichThuoc", 0),
+            "media_type": str(file.get("KieuTep") or "application/octet-stream"),
+        },
+        "replaces_result_code": None,
+        "reusable": True,
+        "from_national_store": False,
+    }
 
 
 def _returned(r: R, key: bytes) -> dict[str, Any]:

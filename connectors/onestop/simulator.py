@@ -9,9 +9,11 @@ Faults change delivery, never data, so the world's ground truth holds whatever i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 from spyne import Application, Integer, Long, ServiceBase, Unicode, rpc
 from spyne.error import ResourceNotFoundError
@@ -52,11 +54,19 @@ class Faults:
     @classmethod
     def realistic(cls) -> Faults:
         """Every fault on, at rates a flaky provincial system shows (timeouts kept short for tests)."""
-        return cls(latency_ms=5, timeout_rate=0.02, timeout_s=3.0, http500_rate=0.03, soap_fault_rate=0.02,
-                   drop_rate=0.02, duplicate_rate=0.02, out_of_order=True)  # fmt: skip
+        return cls(
+            latency_ms=5,
+            timeout_rate=0.02,
+            timeout_s=3.0,
+            http500_rate=0.03,
+            soap_fault_rate=0.02,
+            drop_rate=0.02,
+            duplicate_rate=0.02,
+            out_of_order=True,
+        )
 
 
-class _Drop(Exception):
+class _DropConnectionError(Exception):
     """Close the connection without answering."""
 
 
@@ -64,8 +74,12 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
     by_seq = world.changes
 
     class MotCuaService(ServiceBase):  # type: ignore[misc]
-        @rpc(Long, Integer, _returns=TrangThayDoi)  # type: ignore[misc]
-        def LayDanhSachThayDoi(ctx: Any, TuMaThayDoi: int | None, SoLuong: int | None) -> TrangThayDoi:  # noqa: N802, N803
+        @rpc(Long, Integer, _returns=TrangThayDoi)  # type: ignore[untyped-decorator]
+        def LayDanhSachThayDoi(
+            ctx: Any,
+            TuMaThayDoi: int | None,
+            SoLuong: int | None,
+        ) -> TrangThayDoi:
             """Changes after TuMaThayDoi (exclusive), at most SoLuong of them, in commit order."""
             cursor = max(TuMaThayDoi or 0, 0)
             size = min(max(SoLuong or 100, 1), 1000)
@@ -79,30 +93,56 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
             if faults.out_of_order:
                 rng.shuffle(records)
             last = chosen[-1].seq if chosen else cursor
-            return TrangThayDoi(DanhSachThayDoi=[ThayDoi(**r) for r in records], MaThayDoiCuoi=last,
-                                ConDuLieu=last < len(by_seq))  # fmt: skip
+            return TrangThayDoi(
+                DanhSachThayDoi=[ThayDoi(**r) for r in records], MaThayDoiCuoi=last, ConDuLieu=last < len(by_seq)
+            )
 
-        @rpc(Unicode, _returns=HoSo)  # type: ignore[misc]
-        def LayChiTietHoSo(ctx: Any, MaHoSo: str) -> HoSo:  # noqa: N802, N803
+        @rpc(Unicode, _returns=HoSo)  # type: ignore[untyped-decorator]
+        def LayChiTietHoSo(
+            ctx: Any,
+            MaHoSo: str,
+        ) -> HoSo:
             """A dossier with every change the one-stop recorded for it (its processing history)."""
             changes = world.dossier(MaHoSo or "")
             if not changes:
                 raise ResourceNotFoundError(f"HoSo {MaHoSo}")
             first = changes[0].record()
-            return HoSo(MaHoSo=MaHoSo, MaTTHC=first.get("MaTTHC"), MaDonVi=first.get("MaDonVi"),
-                        QuaTrinhXuLy=[ThayDoi(**c.record()) for c in changes])  # fmt: skip
+            return HoSo(
+                MaHoSo=MaHoSo,
+                MaTTHC=first.get("MaTTHC"),
+                MaDonVi=first.get("MaDonVi"),
+                QuaTrinhXuLy=[ThayDoi(**c.record()) for c in changes],
+            )
 
-        @rpc(Unicode, _returns=KetQuaSoHoa)  # type: ignore[misc]
-        def LayKetQuaSoHoa(ctx: Any, Ma: str) -> KetQuaSoHoa:  # noqa: N802, N803
+        @rpc(Unicode, _returns=KetQuaSoHoa)  # type: ignore[untyped-decorator]
+        def LayKetQuaSoHoa(
+            ctx: Any,
+            Ma: str,
+        ) -> KetQuaSoHoa:
             """A digitised result's metadata, hash and link to its file (bytes are fetched from the link)."""
             found = world.files.get(Ma or "")
             if found is None:
                 raise ResourceNotFoundError(f"KetQuaSoHoa {Ma}")
-            return KetQuaSoHoa(Ma=Ma, MaKetQua=Ma, TepTin=TepTin(
-                TenTep=f"{Ma}.pdf", KieuTep=found.media_type, KichThuoc=len(found.content), MaBam=found.sha256,
-                DuongDan=file_url(Ma)))  # fmt: skip
+            return KetQuaSoHoa(
+                Ma=Ma,
+                MaKetQua=Ma,
+                TepTin=TepTin(
+                    TenTep=f"{Ma}.pdf",
+                    KieuTep=found.media_type,
+                    KichThuoc=len(found.content),
+                    MaBam=found.sha256,
+                    DuongDan=file_url(Ma),
+                ),
+            )
 
     return MotCuaService
+
+
+class _ServerHandler(ServerHandler):
+    def handle_error(self) -> None:
+        if isinstance(sys.exc_info()[1], _DropConnectionError):
+            return  # the socket is already shut: answer nothing, as a crashed upstream would
+        super().handle_error()
 
 
 class _Handler(WSGIRequestHandler):
@@ -115,10 +155,14 @@ class _Handler(WSGIRequestHandler):
         log.debug(format, *args)
 
     def handle(self) -> None:
-        try:
-            super().handle()
-        except _Drop:
-            pass
+        """wsgiref's own handle(), with a handler that can drop a connection silently."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536 or not self.parse_request():
+            return
+        streams: tuple[Any, Any] = (self.rfile, self.wfile)
+        handler = _ServerHandler(*streams, self.get_stderr(), self.get_environ(), multithread=True)
+        handler.request_handler = self  # type: ignore[attr-defined]
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -132,16 +176,18 @@ class _Server(ThreadingMixIn, WSGIServer):
 class OnestopSimulator:
     """The SOAP simulator in a background thread; a context manager. ``faults`` can be changed live."""
 
-    def __init__(self, world: World, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0,
-                 seed: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, world: World, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0, seed: int = 1
+    ) -> None:
         self.world = world
         self.faults = faults or Faults()
         self.rng = random.Random(seed)
         self.requests = 0
         self.faulted: dict[str, int] = {}
         service = _make_service(world, self.faults, self.rng, lambda code: f"{self.url}/tep/{code}")
-        app = Application([service], tns=TNS, name="MotCuaDienTu",
-                          in_protocol=Soap11(validator="lxml"), out_protocol=Soap11())  # fmt: skip
+        app = Application(
+            [service], tns=TNS, name="MotCuaDienTu", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()
+        )
         self._soap = WsgiApplication(app)
         self._server = make_server(host, port, self._wsgi, server_class=_Server, handler_class=_Handler)
         self.host, self.port = host, self._server.server_address[1]
@@ -180,8 +226,12 @@ class OnestopSimulator:
             start_response("503 Service Unavailable", [("Content-Type", "text/html")])
             return [b"<html><body>He thong dang bao tri</body></html>"]
         if is_call:
-            for name, rate in (("timeout", f.timeout_rate), ("http500", f.http500_rate),
-                               ("soap_fault", f.soap_fault_rate), ("drop", f.drop_rate)):  # fmt: skip
+            for name, rate in (
+                ("timeout", f.timeout_rate),
+                ("http500", f.http500_rate),
+                ("soap_fault", f.soap_fault_rate),
+                ("drop", f.drop_rate),
+            ):
                 if roll < rate:
                     return self._fault(name, environ, start_response)
                 roll -= rate
@@ -193,20 +243,18 @@ class OnestopSimulator:
             time.sleep(self.faults.timeout_s)
         if name in ("drop", "timeout"):
             sock: socket.socket = environ["sim.socket"]
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            raise _Drop
+            raise _DropConnectionError
         if name == "http500":
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
             return [b"java.lang.NullPointerException at vn.gov.motcua.ws.HoSoService"]
         fault = (
-            '<?xml version="1.0" encoding="utf-8"?><soap11env:Envelope '
-            'xmlns:soap11env="http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
-            "<faultcode>soap11env:Server</faultcode><faultstring>Loi ket noi co so du lieu (ORA-12541)</faultstring>"
-            "</soap11env:Fault></soap11env:Body></soap11env:Envelope>"
-        ).encode()
+            b'<?xml version="1.0" encoding="utf-8"?><soap11env:Envelope '
+            b'xmlns:soap11env="http://schemas.xmlsoap.org/soap/envelope/"><soap11env:Body><soap11env:Fault>'
+            b"<faultcode>soap11env:Server</faultcode><faultstring>Loi ket noi co so du lieu (ORA-12541)</faultstring>"
+            b"</soap11env:Fault></soap11env:Body></soap11env:Envelope>"
+        )
         start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
         return [fault]
 

@@ -19,15 +19,28 @@ __all__ = ["CHANGE_KINDS", "Change", "World", "build_world"]
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 AGENCIES = [
-    ("000.00.01.H56", "Sở Tư pháp"), ("000.00.02.H56", "Sở Kế hoạch và Đầu tư"), ("000.00.03.H56", "Sở Xây dựng"),
-    ("000.00.04.H56", "Sở Tài nguyên và Môi trường"), ("000.00.05.H56", "Sở Giao thông vận tải"),
-    ("000.00.06.H56", "Sở Y tế"), ("000.00.07.H56", "Sở Giáo dục và Đào tạo"), ("000.00.08.H56", "Sở Công Thương"),
-    ("000.00.09.H56", "Sở Lao động - Thương binh và Xã hội"), ("000.00.10.H56", "Sở Nông nghiệp và PTNT"),
-    ("000.00.11.H56", "Sở Tài chính"), ("000.00.12.H56", "Sở Nội vụ"), ("000.00.13.H56", "Sở Văn hóa, Thể thao và Du lịch"),
-    ("000.00.14.H56", "Sở Thông tin và Truyền thông"), ("000.00.15.H56", "Sở Khoa học và Công nghệ"),
-    ("000.00.16.H56", "Sở Ngoại vụ"), ("000.00.17.H56", "Ban Quản lý các KCN"), ("000.00.18.H56", "Công an tỉnh"),
-    ("000.00.19.H56", "Cục Thuế tỉnh"), ("000.00.20.H56", "Bảo hiểm xã hội tỉnh"), ("000.00.21.H56", "Sở Du lịch"),
-]  # fmt: skip
+    ("000.00.01.H56", "Sở Tư pháp"),
+    ("000.00.02.H56", "Sở Kế hoạch và Đầu tư"),
+    ("000.00.03.H56", "Sở Xây dựng"),
+    ("000.00.04.H56", "Sở Tài nguyên và Môi trường"),
+    ("000.00.05.H56", "Sở Giao thông vận tải"),
+    ("000.00.06.H56", "Sở Y tế"),
+    ("000.00.07.H56", "Sở Giáo dục và Đào tạo"),
+    ("000.00.08.H56", "Sở Công Thương"),
+    ("000.00.09.H56", "Sở Lao động - Thương binh và Xã hội"),
+    ("000.00.10.H56", "Sở Nông nghiệp và PTNT"),
+    ("000.00.11.H56", "Sở Tài chính"),
+    ("000.00.12.H56", "Sở Nội vụ"),
+    ("000.00.13.H56", "Sở Văn hóa, Thể thao và Du lịch"),
+    ("000.00.14.H56", "Sở Thông tin và Truyền thông"),
+    ("000.00.15.H56", "Sở Khoa học và Công nghệ"),
+    ("000.00.16.H56", "Sở Ngoại vụ"),
+    ("000.00.17.H56", "Ban Quản lý các KCN"),
+    ("000.00.18.H56", "Công an tỉnh"),
+    ("000.00.19.H56", "Cục Thuế tỉnh"),
+    ("000.00.20.H56", "Bảo hiểm xã hội tỉnh"),
+    ("000.00.21.H56", "Sở Du lịch"),
+]
 PROCEDURES = [f"1.{n:06d}" for n in range(4200, 4260)] + [f"2.{n:06d}" for n in range(1100, 1120)]
 
 # The one-stop's change kinds, and the hub event each must become (the simulator's ground truth).
@@ -119,7 +132,7 @@ class _Life:
 
 def _life(
     rng: random.Random, number: int, at: datetime, files: dict[str, DigitisedFile]
-) -> list[tuple[str, datetime, dict[str, Any]]]:  # noqa: E501
+) -> list[tuple[str, datetime, dict[str, Any]]]:
     life = _Life(rng, number, at)
     roll = rng.random()
     channel = 1 if roll < 0.30 else 2 if roll < 0.99 else 3
@@ -136,7 +149,7 @@ def _life(
             "LoaiDinhDanh": "CCCD" if person else "MST",
             "SoDinhDanh": f"0{rng.randint(10**10, 10**11 - 1)}" if person else f"{rng.randint(10**9, 10**10 - 1)}",
         },
-    )  # noqa: E501
+    )
     kind = rng.random()
     if kind < 0.03:
         life.later(20)

@@ -1,0 +1,100 @@
+"""The one-stop as an Upstream: a zeep client built from the saved WSDL, with timeouts on every call,
+library errors converted to UpstreamError, and digitised results enriched with their file metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+from zeep.helpers import serialize_object
+from zeep.transports import Transport
+
+from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
+from hub.errors import UpstreamError
+from hub.events import Event
+from hub.ports import Page, UpstreamRecord
+
+__all__ = ["WSDL", "OnestopUpstream"]
+
+WSDL = Path(__file__).with_name("mot_cua_dien_tu.wsdl")
+_SERVICE_BINDING = "{urn:motcua:mot-cua-dien-tu:v1}MotCuaDienTu"
+
+_FAILURES: tuple[type[BaseException], ...] = (
+    zeep.exceptions.Error,  # Fault, TransportError, XMLSyntaxError, ValidationError...
+    requests.RequestException,  # timeouts, refused and dropped connections
+    OSError,
+)
+
+
+def _seq(raw: dict[str, Any]) -> int:
+    value = raw.get("MaThayDoi")
+    return value if isinstance(value, int) else 0
+
+
+class OnestopUpstream:
+    """Reads the change feed (LayDanhSachThayDoi) page by page; maps each ThayDoi to one event."""
+
+    name = "onestop"
+
+    def __init__(self, url: str, identity_key: bytes, *, timeout_s: float = 10.0, wsdl: Path = WSDL) -> None:
+        self.endpoint = url.rstrip("/") + "/"
+        self.identity_key = identity_key
+        session = requests.Session()
+        transport = Transport(session=session, timeout=timeout_s, operation_timeout=timeout_s)
+        settings = zeep.Settings(strict=False, forbid_external=True)  # offline: never fetch remote schemas
+        client = zeep.Client(str(wsdl), transport=transport, settings=settings)
+        self._service = client.create_service(_SERVICE_BINDING, self.endpoint)
+
+    def _call(self, operation: str, *args: Any) -> Any:
+        try:
+            return serialize_object(getattr(self._service, operation)(*args), dict)
+        except zeep.exceptions.Fault as exc:
+            raise UpstreamError(f"one-stop refused {operation}: {exc.message}") from exc
+        except _FAILURES as exc:
+            raise UpstreamError(f"one-stop {operation} failed: {type(exc).__name__}: {exc}") from exc
+        except (AttributeError, ValueError, TypeError, LookupError) as exc:
+            # zeep trips over replies it cannot parse (an empty 200, a cut-off body): still the upstream's fault
+            raise UpstreamError(f"one-stop {operation} sent an unreadable reply: {type(exc).__name__}: {exc}") from exc
+
+    def fetch(self, cursor: str | None, limit: int) -> Page:
+        after = int(cursor) if cursor else 0
+        page = self._call("LayDanhSachThayDoi", after, limit) or {}
+        wrapper = page.get("DanhSachThayDoi") or {}
+        items = wrapper.get("ThayDoi") or [] if isinstance(wrapper, dict) else wrapper
+        last = page.get("MaThayDoiCuoi")
+        next_cursor = last if isinstance(last, int) and last >= after else after
+        raws = sorted(({k: v for k, v in item.items() if v is not None} for item in items), key=_seq)
+        records: list[UpstreamRecord] = []
+        for raw in raws:
+            if raw.get("LoaiThayDoi") == "SO_HOA" and raw.get("Ma"):
+                try:
+                    raw[ENRICHMENT_KEY] = self.result_metadata(str(raw["Ma"]))
+                except UpstreamError:
+                    if not records or _seq(raw) <= after:
+                        raise
+                    # Keep what is complete; the cursor stops before this record, which is asked for again.
+                    return Page(records, str(_seq(records[-1].raw)), more=True)
+            code = raw.get("MaHoSo")
+            key = code if isinstance(code, str) and code else None
+            records.append(UpstreamRecord(str(raw.get("MaThayDoi", "?")), raw, key))
+        return Page(records, str(next_cursor), bool(page.get("ConDuLieu")))
+
+    def result_metadata(self, code: str) -> dict[str, Any] | None:
+        """LayKetQuaSoHoa: metadata, SHA-256 and link of a digitised result; None if the one-stop has none."""
+        try:
+            return self._call("LayKetQuaSoHoa", code)  # type: ignore[no-any-return]
+        except UpstreamError as exc:
+            if "not found" in str(exc).lower() or "khong tim thay" in str(exc).lower():
+                return None
+            raise
+
+    def dossier(self, code: str) -> dict[str, Any]:
+        """LayChiTietHoSo: a dossier with its processing history."""
+        return self._call("LayChiTietHoSo", code)  # type: ignore[no-any-return]
+
+    def map(self, record: UpstreamRecord) -> Sequence[Event]:
+        return [map_change(record.raw, self.identity_key)]

@@ -1,0 +1,143 @@
+"""``hub connectors list|status|run|reset-cursor`` and ``hub simulators run``."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import click
+
+from connectors.registry import CONNECTORS, build_upstream
+from hub.bootstrap import make_codec, make_engine
+from hub.connector_runtime import ConnectorRunner
+from hub.connector_state import ConnectorStateStore
+from hub.dead_letters import DeadLetters
+from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.settings import Settings
+
+__all__ = ["connectors", "simulators"]
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _known(name: str) -> str:
+    if name not in CONNECTORS:
+        raise click.BadParameter(f"unknown connector {name!r} (known: {', '.join(CONNECTORS)})")
+    return name
+
+
+@click.group()
+def connectors() -> None:
+    """Connectors that turn external systems' records into dossier events."""
+
+
+@connectors.command("list")
+@click.pass_context
+def list_connectors(ctx: click.Context) -> None:
+    """Every connector and the endpoint it is configured for."""
+    settings = _settings(ctx)
+    for spec in CONNECTORS.values():
+        click.echo(f"{spec.name:<10} {spec.endpoint(settings):<40} {spec.description}")
+
+
+@connectors.command("status")
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Cursor, breaker state, counters and last error of each connector that has run."""
+    store = ConnectorStateStore(make_engine(_settings(ctx)))
+    states = {s.name: s for s in store.all()}
+    for name in CONNECTORS:
+        state = states.get(name)
+        if state is None:
+            click.echo(f"{name}: never run")
+            continue
+        counters = " ".join(f"{k}={v}" for k, v in state.counters.items())
+        click.echo(f"{name}: cursor {state.cursor} breaker {state.breaker_state} updated {state.updated_at}")
+        click.echo(f"  {counters}")
+        if state.last_error:
+            click.echo(f"  last error: {state.last_error}")
+
+
+@connectors.command("run")
+@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.option("--idle-exit", type=float, help="Stop once the upstream has had nothing new for this many seconds.")
+@click.pass_context
+def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
+    """Poll the upstream and publish its events until stopped (SIGTERM/Ctrl-C finish the page first)."""
+    settings = _settings(ctx)
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings))
+    runner = ConnectorRunner(
+        build_upstream(name, settings),
+        log,
+        DeadLetters(log, settings.dead_letter_topic),
+        ConnectorStateStore(make_engine(settings)),
+        settings,
+    )
+    stop = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    started = time.monotonic()
+    click.echo(f"{name}: reading {CONNECTORS[name].endpoint(settings)} from cursor {runner.state.cursor}", err=True)
+    try:
+        state = runner.run(should_stop=lambda: stop[0], idle_exit_s=idle_exit)
+    finally:
+        log.close()
+    c = state.counters
+    rate = c["records_read"] / max(time.monotonic() - started, 1e-9)
+    click.echo(
+        f"{name}: cursor {state.cursor}; {c['records_read']} records read, {c['events_produced']} events, "
+        f"{c['parked']} parked, {c['failures']} failed calls, {c['retries']} retries ({rate:.0f} records/s)"
+    )
+
+
+@connectors.command("reset-cursor")
+@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.option("--to", "cursor", required=True, help="The cursor to resume from ('' = the beginning).")
+@click.pass_context
+def reset_cursor(ctx: click.Context, name: str, cursor: str) -> None:
+    """Move a connector's cursor (stop the connector first); replays are harmless: event ids repeat."""
+    store = ConnectorStateStore(make_engine(_settings(ctx)))
+    state = store.load(name)
+    previous = state.cursor
+    state.cursor = cursor or None
+    store.save(state)
+    click.echo(f"{name}: cursor {previous} -> {state.cursor}")
+
+
+@click.group()
+def simulators() -> None:
+    """Faithful stand-ins of the external systems, on loopback (demo and tests)."""
+
+
+@simulators.command("run")
+@click.argument("name", type=click.Choice(["onestop"]))
+@click.option("--port", default=8090, show_default=True)
+@click.option("--dossiers", default=2000, show_default=True)
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--faults", type=click.Choice(["none", "realistic"]), default="none", show_default=True)
+def run_simulator(name: str, port: int, dossiers: int, seed: int, faults: str) -> None:
+    """Serve a simulated system until Ctrl-C."""
+    from connectors.onestop.simulator import Faults, OnestopSimulator
+    from connectors.onestop.world import build_world
+
+    world = build_world(dossiers, seed)
+    chosen = Faults.realistic() if faults == "realistic" else Faults()
+    with OnestopSimulator(world, chosen, port=port) as sim:
+        click.echo(
+            f"one-stop simulator: {sim.wsdl_url} ({len(world.changes)} changes of {dossiers} dossiers, faults {faults})"
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
