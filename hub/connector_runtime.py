@@ -112,7 +112,7 @@ class ConnectorRunner:
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.connector_retry_attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.2, max=self.settings.connector_retry_max_s),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=self.settings.connector_retry_max_s),
             retry=tenacity.retry_if_exception_type(UpstreamError),
             before_sleep=before_sleep,
             sleep=self.sleep,

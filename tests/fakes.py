@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from hub.ports import Headers
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from hub.errors import MappingError, UpstreamError
+from hub.events import Event, new_event
+from hub.ports import Headers, Page, UpstreamRecord
 
 
 class InMemoryRegistry:
@@ -34,3 +39,52 @@ class RecordingSink:
 
     def flush(self) -> None:
         pass
+
+
+class RecordingLog:
+    """EventLog port: keeps appended events; ``fail_next`` makes the next append fail like a broker outage."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.fail_next = 0
+
+    def append(self, events: Sequence[Event]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise UpstreamError("broker did not acknowledge")
+        self.events.extend(events)
+
+
+class ScriptedUpstream:
+    """Upstream port over a fixed list of records; ``failures`` fail that many fetches first."""
+
+    name = "fake"
+    endpoint = "fake://upstream"
+
+    def __init__(self, records: list[UpstreamRecord], failures: int = 0) -> None:
+        self.records = records
+        self.failures = failures
+        self.calls = 0
+
+    def fetch(self, cursor: str | None, limit: int) -> Page:
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            raise UpstreamError("upstream down")
+        start = int(cursor or 0)
+        chunk = self.records[start : start + limit]
+        return Page(chunk, str(start + len(chunk)), start + len(chunk) < len(self.records))
+
+    def map(self, record: UpstreamRecord) -> Sequence[Event]:
+        if record.raw.get("bad"):
+            raise MappingError("bad record")
+        return [
+            new_event(
+                "DossierWithdrawn",
+                dossier_code=f"D-{record.record_id}",
+                source_system="ONESTOP",
+                source_ref=record.record_id,
+                occurred_at=datetime(2026, 6, 9, tzinfo=UTC),
+                payload={"reason": None},
+            )
+        ]

@@ -3,7 +3,7 @@ library errors converted to UpstreamError, and digitised results enriched with t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ _FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
-def _seq(raw: dict[str, Any]) -> int:
+def _seq(raw: Mapping[str, Any]) -> int:
     value = raw.get("MaThayDoi")
     return value if isinstance(value, int) else 0
 
