@@ -97,7 +97,7 @@ def test_breaker_opens_backs_off_half_opens_and_closes(store: ConnectorStateStor
 
 def test_duplicates_in_and_across_pages_are_skipped(store: ConnectorStateStore) -> None:
     upstream = ScriptedUpstream(records(4))
-    upstream.records = upstream.records[:3] + [upstream.records[1]] + upstream.records[3:]  # 1 delivered twice
+    upstream.records = [*upstream.records[:3], upstream.records[1], *upstream.records[3:]]  # 1 delivered twice
     run, log, _, _ = runner(upstream, store)
     state = run.run(idle_exit_s=0)
     assert [e.dossier_code for e in log.events] == ["D-0", "D-1", "D-2", "D-3"]
