@@ -87,12 +87,13 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     started = time.monotonic()
+    before = dict(runner.state.counters)  # status keeps lifetime totals; this summary is about this run
     click.echo(f"{name}: reading {CONNECTORS[name].endpoint(settings)} from cursor {runner.state.cursor}", err=True)
     try:
         state = runner.run(should_stop=lambda: stop[0], idle_exit_s=idle_exit)
     finally:
         log.close()
-    c = state.counters
+    c = {k: v - before.get(k, 0) for k, v in state.counters.items()}
     rate = c["records_read"] / max(time.monotonic() - started, 1e-9)
     click.echo(
         f"{name}: cursor {state.cursor}; {c['records_read']} records read, {c['events_produced']} events, "

@@ -1,8 +1,9 @@
 """``hub demo``: the hub end to end on loopback, as far as it is built.
 
-Today: the embedded broker, the dossier log, sample dossiers from four systems plus two malformed
-messages, the projection runner building the timeline and dossier state in SQLite, and the dead-letter
-topic. Simulators, connectors, monitors and the dashboard join as they land.
+Today: the embedded broker, the dossier log, the one-stop simulator (SOAP, with faults) drained by its
+connector, sample dossiers from the systems whose connectors are still to come, two malformed messages,
+the projection runner building the timeline and dossier state in SQLite, and the dead-letter topic.
+More simulators, connectors, monitors and the dashboard join as they land.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from hub.bootstrap import make_codec, make_engine
+from hub.connector_runtime import ConnectorRunner
+from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
@@ -43,8 +46,10 @@ def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
         dossiers = conn.exec_driver_sql(
             "SELECT dossier_code, channel, national_status, outcome, substr(datetime(due_at, '+7 hours'), 1, 16), "
             "fee_status, gap_flags, event_count "
-            "FROM v_dossier ORDER BY dossier_code"
+            "FROM v_dossier ORDER BY event_count DESC, dossier_code LIMIT 5"
         ).all()
+        total = conn.exec_driver_sql("SELECT count(*), sum(event_count) FROM v_dossier").one()
+        echo(f"\nv_dossier: {total[0]} dossiers, {total[1]} events; the five with the longest timelines:")
         for code, channel, status, outcome, due, fees, gaps, count in dossiers:
             echo(
                 f"\n{code}  {channel}  status {status}  {outcome}  due {due}  fees {fees}  "
@@ -57,6 +62,30 @@ def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
             ).all()
             for at, system, summary, actor in timeline:
                 echo(f"  {str(at)[:16]}  {system:<7} {summary}{'  (' + actor + ')' if actor else ''}")
+
+
+def _run_onestop_connector(settings: Settings, log: KafkaEventLog, echo: Callable[[str], None]) -> int:
+    """The one-stop simulator (SOAP, with its usual faults) and the connector draining its change feed."""
+    from connectors.onestop.client import OnestopUpstream
+    from connectors.onestop.simulator import Faults, OnestopSimulator
+    from connectors.onestop.world import build_world
+
+    faults = Faults.realistic()
+    faults.timeout_rate = 0.0  # keep the demo quick; the tests exercise timeouts
+    with OnestopSimulator(build_world(60, seed=7), faults) as sim:
+        local = settings.model_copy(update={"onestop_url": sim.url, "connector_retry_max_s": 0.5})
+        upstream = OnestopUpstream(sim.url, local.identity_key_bytes(), timeout_s=local.onestop_timeout_s)
+        runner = ConnectorRunner(
+            upstream, log, DeadLetters(log, local.dead_letter_topic), ConnectorStateStore(make_engine(local)), local
+        )
+        state = runner.run(idle_exit_s=0)
+        c = state.counters
+        echo(
+            f"one-stop simulator {sim.wsdl_url}: connector read {c['records_read']} change records, published "
+            f"{c['events_produced']} events, parked {c['parked']} malformed, retried {c['retries']} failed calls, "
+            f"skipped {c['duplicates_skipped']} duplicates"
+        )
+        return int(c["events_produced"])
 
 
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
@@ -81,6 +110,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
             f"published {len(events)} events ({codec.wire_format.value} Avro) for "
             f"{len({e.dossier_code for e in events})} dossiers"
         )
+        onestop = _run_onestop_connector(settings, log, echo)
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
@@ -97,10 +127,11 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         runner.seek(source, sorted(source.assignment()))
         deadline = time.monotonic() + 30
         try:
+            expected = len(events) + len(bad) + onestop
             runner.run(
                 source,
                 commit_to_kafka=False,
-                should_stop=lambda: runner.totals.records >= len(events) + len(bad) or time.monotonic() > deadline,
+                should_stop=lambda: runner.totals.records >= expected or time.monotonic() > deadline,
             )
         finally:
             source.close()

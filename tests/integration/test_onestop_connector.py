@@ -1,0 +1,194 @@
+"""The one-stop connector against its simulator over real sockets and the real broker."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from connectors.onestop.client import WSDL, OnestopUpstream
+from connectors.onestop.mapping import source_ref
+from connectors.onestop.simulator import Faults, OnestopSimulator
+from connectors.onestop.world import World, build_world
+from hub.bootstrap import make_codec, make_engine
+from hub.connector_runtime import ConnectorRunner
+from hub.connector_state import ConnectorStateStore
+from hub.dead_letters import DeadLetters
+from hub.events import event_id_for
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.ports import Record
+from hub.settings import Settings
+from tests.integration.read_models import fresh_topic
+
+HUB = str(Path(sys.executable).with_name("hub"))
+KEY = "integration-identity-key"
+
+
+def expected_ids(world: World) -> set[str]:
+    return {str(event_id_for("ONESTOP", source_ref(seq), kind)) for seq, kind in world.expected()}
+
+
+def read_until_quiet(settings: Settings, topic: str, quiet_s: float = 3.0, timeout_s: float = 120) -> list[Record]:
+    """Everything on the topic, counted until nothing new arrived for ``quiet_s`` (no end offsets on Tansu)."""
+    source = KafkaRecordSource(settings, [topic])
+    records: list[Record] = []
+    last = time.monotonic()
+    deadline = last + timeout_s
+    while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
+        batch = source.poll(max_records=5000, timeout_s=0.5)
+        if batch:
+            records.extend(batch)
+            last = time.monotonic()
+    source.close()
+    return records
+
+
+def connector_settings(kafka_settings: Settings, sim: OnestopSimulator, tmp_path: Path, **extra: object) -> Settings:
+    return fresh_topic(kafka_settings).model_copy(
+        update={
+            "onestop_url": sim.url,
+            "onestop_timeout_s": 0.5,
+            "identity_key": SecretStr(KEY),
+            "connector_page_size": 500,
+            "connector_retry_max_s": 0.3,
+            "database_url": f"sqlite:///{tmp_path}/hub.sqlite3",
+            **extra,
+        }
+    )
+
+
+def make_runner(settings: Settings) -> tuple[ConnectorRunner, KafkaEventLog]:
+    log = KafkaEventLog(settings, make_codec(settings))
+    upstream = OnestopUpstream(
+        settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s
+    )
+    store = ConnectorStateStore(make_engine(settings))
+    return ConnectorRunner(upstream, log, DeadLetters(log, settings.dead_letter_topic), store, settings), log
+
+
+def test_all_faults_on_5000_dossiers_give_exactly_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:
+    world = build_world(5000, seed=44)
+    faults = Faults.realistic()  # every fault on; timeouts rarer and latency lower so the test stays quick
+    faults.latency_ms, faults.timeout_rate, faults.timeout_s = 2, 0.005, 1.0
+    with OnestopSimulator(world, faults) as sim:
+        settings = connector_settings(kafka_settings, sim, tmp_path)
+        runner, log = make_runner(settings)
+        state = runner.run(idle_exit_s=0.5)
+        log.close()
+        faulted = dict(sim.faulted)
+    assert all(faulted.get(kind, 0) > 0 for kind in ("timeout", "http500", "soap_fault", "drop")), faulted
+    assert state.counters["duplicates_skipped"] > 0 and state.counters["retries"] > 0
+
+    events = read_until_quiet(settings, settings.dossier_topic)
+    ids = Counter((r.header("event_id") or b"").decode() for r in events)
+    assert set(ids) == expected_ids(world), "none missing, none extra"
+    assert max(ids.values()) == 1, "none duplicated"
+    parked = read_until_quiet(settings, settings.dead_letter_topic, quiet_s=2)
+    reasons = {
+        int((r.header("dlq.record_id") or b"0").decode()): (r.header("dlq.reason") or b"").decode() for r in parked
+    }
+    assert set(reasons) == set(world.malformed()) and all(reasons.values())
+
+
+def test_killing_the_connector_mid_page_loses_and_duplicates_nothing_in_effect(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    world = build_world(1500, seed=45)
+    faults = Faults(latency_ms=20)  # slow pages, so kills land inside them
+    with OnestopSimulator(world, faults) as sim:
+        settings = connector_settings(kafka_settings, sim, tmp_path, connector_page_size=200)
+        env = {
+            **os.environ,
+            "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "HUB_DOSSIER_TOPIC": settings.dossier_topic,
+            "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+            "HUB_DATABASE_URL": settings.database_url,
+            "HUB_ONESTOP_URL": sim.url,
+            "HUB_IDENTITY_KEY": KEY,
+            "HUB_CONNECTOR_PAGE_SIZE": "200",
+        }
+        rng = random.Random(7)
+        cursors = []
+        for _ in range(4):
+            child = subprocess.Popen(
+                [HUB, "connectors", "run", "onestop"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(1.5, 3.5))
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            cursors.append(ConnectorStateStore(make_engine(settings)).load("onestop").cursor)
+        done = subprocess.run(
+            [HUB, "connectors", "run", "onestop", "--idle-exit", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    moved = [int(c) for c in cursors if c]
+    assert len(set(moved)) >= 2 and max(moved) < len(world.changes), f"kills should land mid-feed: {cursors}"
+    ids = {(r.header("event_id") or b"").decode() for r in read_until_quiet(settings, settings.dossier_topic)}
+    assert ids == expected_ids(world)
+
+
+def test_breaker_opens_backs_off_and_recovers_by_itself(kafka_settings: Settings, tmp_path: Path) -> None:
+    world = build_world(300, seed=46)
+    with OnestopSimulator(world) as sim:
+        settings = connector_settings(
+            kafka_settings, sim, tmp_path, breaker_fail_max=3, breaker_reset_s=1.0, connector_page_size=100
+        )
+        runner, log = make_runner(settings)
+        store = ConnectorStateStore(make_engine(settings))
+        runner.step()  # one good page first
+        sim.faults.down = True
+        seen: list[str] = []
+        stop = threading.Event()
+        thread = threading.Thread(target=lambda: runner.run(should_stop=stop.is_set, idle_exit_s=30))
+        thread.start()
+        deadline = time.monotonic() + 20
+        while "open" not in seen and time.monotonic() < deadline:
+            seen.append(store.load("onestop").breaker_state)
+            time.sleep(0.05)
+        requests_while_open = sim.requests
+        time.sleep(0.5)
+        assert sim.requests - requests_while_open <= 1, "an open breaker leaves the upstream alone"
+        status = subprocess.run(
+            [HUB, "connectors", "status"],
+            env={**os.environ, "HUB_DATABASE_URL": settings.database_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "breaker open" in status.stdout or "breaker half-open" in status.stdout, status.stdout
+        sim.faults.down = False  # the one-stop heals
+        while store.load("onestop").cursor != str(len(world.changes)) and time.monotonic() < deadline + 30:
+            seen.append(store.load("onestop").breaker_state)
+            time.sleep(0.05)
+        stop.set()
+        thread.join()
+        log.close()
+    assert "open" in seen and seen[-1] == "closed"
+    assert store.load("onestop").counters["failures"] >= 3
+
+
+def test_the_shipped_wsdl_is_what_the_simulator_serves() -> None:
+    with OnestopSimulator(build_world(3)) as sim:
+        served = urllib.request.urlopen(sim.wsdl_url, timeout=10).read().decode()
+    from lxml import etree
+
+    def canonical(text: str) -> bytes:
+        tree = etree.fromstring(text.encode(), etree.XMLParser(remove_blank_text=True))
+        for address in tree.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address"):
+            address.set("location", "ENDPOINT")
+        return bytes(etree.tostring(tree, method="c14n"))
+
+    assert canonical(served) == canonical(WSDL.read_text(encoding="utf-8"))
