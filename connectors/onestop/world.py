@@ -200,6 +200,18 @@ def _life(
         life.later(48)
         due = due + timedelta(days=3)
         life.add("NHAN_BO_SUNG", LanBoSung=1, NgayHenTraMoi=fmt(due))
+        if rng.random() < 0.2:  # a second round: Decision 766 counts the dossier overdue
+            life.later(24)
+            life.add(
+                "YEU_CAU_BO_SUNG",
+                LanBoSung=2,
+                NoiDungBoSung="Bổ sung bản vẽ",
+                NguoiYeuCauBoSung="Chuyên viên",
+                NgayHenTraTruoc=fmt(due),
+            )
+            life.later(30)
+            due = due + timedelta(days=2)
+            life.add("NHAN_BO_SUNG", LanBoSung=2, NgayHenTraMoi=fmt(due))
     life.later(20)
     life.add(
         "XU_LY",

@@ -192,3 +192,22 @@ def test_the_shipped_wsdl_is_what_the_simulator_serves() -> None:
         return bytes(etree.tostring(tree, method="c14n"))
 
     assert canonical(served) == canonical(WSDL.read_text(encoding="utf-8"))
+
+
+def test_dossier_detail_and_digitised_file_operations() -> None:
+    import hashlib
+
+    world = build_world(40, seed=47)
+    with OnestopSimulator(world) as sim:
+        upstream = OnestopUpstream(sim.url, b"k" * 16, timeout_s=5)
+        code = world.changes[0].dossier
+        detail = upstream.dossier(code)
+        steps = detail["QuaTrinhXuLy"]["ThayDoi"]
+        assert detail["MaHoSo"] == code
+        assert [s["MaThayDoi"] for s in steps] == [c.seq for c in world.dossier(code)]
+        digitised = next(iter(world.files.values()))
+        meta = upstream.result_metadata(digitised.code)
+        assert meta is not None and meta["TepTin"]["MaBam"] == digitised.sha256
+        content = urllib.request.urlopen(meta["TepTin"]["DuongDan"], timeout=10).read()
+        assert hashlib.sha256(content).hexdigest() == digitised.sha256
+        assert upstream.result_metadata("KQ-khong-co") is None
