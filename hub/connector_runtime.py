@@ -147,7 +147,7 @@ class ConnectorRunner:
             try:
                 events.extend(self.upstream.map(record))
             except MappingError as exc:
-                raw = dumps({k: v for k, v in record.raw.items()}).encode("utf-8")
+                raw = dumps(dict(self.upstream.redact(record.raw))).encode("utf-8")
                 self.dead_letters.park_upstream(
                     raw, exc.reason, self.upstream.name, record.record_id, record.key.encode() if record.key else None
                 )

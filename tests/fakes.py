@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.errors import MappingError, UpstreamError
 from hub.events import Event, new_event
@@ -74,6 +75,9 @@ class ScriptedUpstream:
         start = int(cursor or 0)
         chunk = self.records[start : start + limit]
         return Page(chunk, str(start + len(chunk)), start + len(chunk) < len(self.records))
+
+    def redact(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {k: "***" if k == "secret" else v for k, v in raw.items()}
 
     def map(self, record: UpstreamRecord) -> Sequence[Event]:
         if record.raw.get("bad"):

@@ -13,7 +13,7 @@ import zeep.exceptions
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 
-from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
+from connectors.onestop.mapping import ENRICHMENT_KEY, map_change, redact_identities
 from hub.errors import UpstreamError
 from hub.events import Event
 from hub.ports import Page, UpstreamRecord
@@ -98,3 +98,7 @@ class OnestopUpstream:
 
     def map(self, record: UpstreamRecord) -> Sequence[Event]:
         return [map_change(record.raw, self.identity_key)]
+
+    def redact(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        redacted: Mapping[str, Any] = redact_identities(raw)
+        return redacted

@@ -14,9 +14,9 @@ from typing import Any
 from hub.dossier_code import parse_dossier_code
 from hub.errors import MappingError
 from hub.events import LOCAL_TZ, Event, EventType, SourceSystem, new_event
-from hub.identity import protect_identity
+from hub.identity import mask, protect_identity
 
-__all__ = ["ENRICHMENT_KEY", "KIND_TO_EVENT", "map_change", "source_ref"]
+__all__ = ["ENRICHMENT_KEY", "IDENTITY_FIELDS", "KIND_TO_EVENT", "map_change", "redact_identities", "source_ref"]
 
 T = EventType
 R = Mapping[str, Any]
@@ -52,6 +52,21 @@ STEPS = {
 ID_TYPES = {"CCCD": "CCCD", "CMND": "CMND", "HC": "PASSPORT", "HO_CHIEU": "PASSPORT", "MST": "TAX_CODE"}
 FEE_POINTS = {1: "AT_ACCEPTANCE", 2: "AT_SUPPLEMENT", 4: "AT_RESULT"}
 FEE_KINDS = {1: "FEE", 2: "CHARGE"}
+
+
+IDENTITY_FIELDS = frozenset({"SoDinhDanh", "MaDinhDanh"})
+
+
+def redact_identities(value: Any) -> Any:
+    """A copy with every identity number masked (``001*******67``), however deeply it sits."""
+    if isinstance(value, Mapping):
+        return {
+            k: mask(v) if k in IDENTITY_FIELDS and isinstance(v, str) else redact_identities(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_identities(v) for v in value]
+    return value
 
 
 def source_ref(change_id: int | str) -> str:

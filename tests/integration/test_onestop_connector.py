@@ -97,6 +97,8 @@ def test_all_faults_on_5000_dossiers_give_exactly_the_ground_truth(kafka_setting
         int((r.header("dlq.record_id") or b"0").decode()): (r.header("dlq.reason") or b"").decode() for r in parked
     }
     assert set(reasons) == set(world.malformed()) and all(reasons.values())
+    numbers = {c.fields["DinhDanhCHS"]["SoDinhDanh"] for c in world.changes if c.kind == "NOP_HO_SO"}
+    assert not any(number.encode() in (r.value or b"") for r in parked for number in numbers), "identities masked"
 
 
 def test_killing_the_connector_mid_page_loses_and_duplicates_nothing_in_effect(

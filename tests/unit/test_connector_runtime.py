@@ -34,7 +34,7 @@ def runner(
 
 
 def records(n: int, bad: frozenset[int] = frozenset()) -> list[UpstreamRecord]:
-    return [UpstreamRecord(str(i), {"bad": i in bad}, f"D-{i}") for i in range(n)]
+    return [UpstreamRecord(str(i), {"bad": i in bad, "secret": "001203004567"}, f"D-{i}") for i in range(n)]
 
 
 def test_pages_flow_bad_records_are_parked_and_the_cursor_follows(store: ConnectorStateStore) -> None:
@@ -44,7 +44,7 @@ def test_pages_flow_bad_records_are_parked_and_the_cursor_follows(store: Connect
     assert state.cursor == "8" and store.load("fake").cursor == "8"
     assert state.counters["parked"] == 1 and state.counters["records_read"] == 8
     topic, key, raw, headers = sink.sent[0]
-    assert (topic, key, raw) == ("dlq", b"D-4", b'{"bad":true}')
+    assert (topic, key, raw) == ("dlq", b"D-4", b'{"bad":true,"secret":"***"}'), "parked records are redacted"
     assert dict(headers)["dlq.reason"] == b"bad record" and dict(headers)["dlq.record_id"] == b"4"
 
 
