@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from hub.bootstrap import make_codec, make_schemas
+from hub.cli_context import settings_of
 from hub.compat import check_schema_set, unpublished
 from hub.errors import EventValidationError, HubError
 from hub.event_json import event_from_json, event_to_json
@@ -22,12 +23,6 @@ from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_t
 from hub.settings import Settings
 
 __all__ = ["main"]
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 @click.group()
@@ -54,7 +49,7 @@ def schemas() -> None:
 @click.pass_context
 def schemas_check(ctx: click.Context, root: Path | None) -> None:
     """Exit non-zero, naming each field, if the schemas are not BACKWARD compatible with every published version."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     schema_set = make_schemas(settings.model_copy(update={"schemas_dir": root}) if root else settings)
     problems = check_schema_set(schema_set)
     versions = ", ".join(f"v{v.version}" for v in schema_set.history) or "none"
@@ -71,7 +66,7 @@ def schemas_check(ctx: click.Context, root: Path | None) -> None:
 @click.pass_context
 def schemas_freeze(ctx: click.Context) -> None:
     """Publish the working schema as the next version in schemas/history (after a passing check)."""
-    schema_set = make_schemas(_settings(ctx))
+    schema_set = make_schemas(settings_of(ctx))
     problems = check_schema_set(schema_set)
     if problems:
         raise click.ClickException("refusing to freeze an incompatible schema; run 'hub schemas check'")
@@ -91,7 +86,7 @@ def topics() -> None:
 @click.pass_context
 def topics_create(ctx: click.Context) -> None:
     """Create the dossier-events and dead-letter topics if missing (partitions/replication from settings)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     for name, outcome in ensure_topics(settings, hub_topics(settings)).items():
         click.echo(f"{name}: {outcome}")
 
@@ -124,7 +119,7 @@ def _read_jsonl(path: Path, parse: Any) -> Iterator[tuple[int, Event | str]]:
 @click.pass_context
 def events_publish(ctx: click.Context, file: Path, batch: int) -> None:
     """Validate FILE.jsonl against the schemas and publish the good lines; report every bad one."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     schema_set = make_schemas(settings)
     key = settings.identity_key_bytes() if (settings.identity_key or settings.identity_key_file) else None
     ensure_topics(settings, hub_topics(settings))
@@ -171,7 +166,7 @@ def events_tail(
     idle_exit: float | None,
 ) -> None:
     """Print decoded events as they arrive; undecodable ones are reported on stderr, not skipped silently."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     codec = make_codec(settings)
     source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=from_beginning)
     shown = 0
@@ -216,7 +211,7 @@ def demo(ctx: click.Context, embedded: bool) -> None:
     """Run the hub on loopback with sample dossiers: publish, read back per dossier, park bad messages."""
     from hub.demo import run_demo
 
-    run_demo(_settings(ctx), embedded=embedded, echo=click.echo)
+    run_demo(settings_of(ctx), embedded=embedded, echo=click.echo)
 
 
 def _register_subcommands() -> None:

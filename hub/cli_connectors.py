@@ -10,19 +10,13 @@ import click
 
 from connectors.registry import CONNECTORS, build_upstream
 from hub.bootstrap import make_codec, make_engine
+from hub.cli_context import settings_of
 from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
-from hub.settings import Settings
 
 __all__ = ["connectors", "simulators"]
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _known(name: str) -> str:
@@ -40,7 +34,7 @@ def connectors() -> None:
 @click.pass_context
 def list_connectors(ctx: click.Context) -> None:
     """Every connector and the endpoint it is configured for."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     for spec in CONNECTORS.values():
         click.echo(f"{spec.name:<10} {spec.endpoint(settings):<40} {spec.description}")
 
@@ -49,7 +43,7 @@ def list_connectors(ctx: click.Context) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Cursor, breaker state, counters and last error of each connector that has run."""
-    store = ConnectorStateStore(make_engine(_settings(ctx)))
+    store = ConnectorStateStore(make_engine(settings_of(ctx)))
     states = {s.name: s for s in store.all()}
     for name in CONNECTORS:
         state = states.get(name)
@@ -69,7 +63,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
     """Poll the upstream and publish its events until stopped (SIGTERM/Ctrl-C finish the page first)."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
     log = KafkaEventLog(settings, make_codec(settings))
     runner = ConnectorRunner(
@@ -107,7 +101,7 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
 @click.pass_context
 def reset_cursor(ctx: click.Context, name: str, cursor: str) -> None:
     """Move a connector's cursor (stop the connector first); replays are harmless: event ids repeat."""
-    store = ConnectorStateStore(make_engine(_settings(ctx)))
+    store = ConnectorStateStore(make_engine(settings_of(ctx)))
     state = store.load(name)
     previous = state.cursor
     state.cursor = cursor or None

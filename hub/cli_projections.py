@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from hub.bootstrap import make_codec, make_engine
+from hub.cli_context import settings_of
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.ports import Projection
@@ -19,12 +20,6 @@ from hub.settings import Settings
 from projections.registry import PROJECTIONS, projection
 
 __all__ = ["projections"]
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
 
 
 def _stop_on_signals() -> list[bool]:
@@ -54,7 +49,7 @@ def run(
     ctx: click.Context, names: tuple[str, ...], idle_exit: float | None, standalone: bool, partitions: str | None
 ) -> None:
     """Keep the projections up to date; several runners in one group split the partitions."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     chosen = [projection(n) for n in names] if names else list(PROJECTIONS.values())
     engine = make_engine(settings)
     for p in chosen:
@@ -165,7 +160,7 @@ def rebuild_projection(settings: Settings, target: Projection, *, show_progress:
 @click.pass_context
 def rebuild(ctx: click.Context, name: str, progress: bool) -> None:
     """Replay from the beginning into new tables while the old ones serve, then swap atomically."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     started = time.monotonic()
     generation, records = rebuild_projection(settings, projection(name), show_progress=progress)
     elapsed = time.monotonic() - started
@@ -179,7 +174,7 @@ def rebuild(ctx: click.Context, name: str, progress: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Each projection's generation, stored offsets and lag behind the broker's end offsets."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     engine = make_engine(settings)
     found = generations_of(engine, list(PROJECTIONS))
     ends: dict[tuple[str, int], int] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.settings import Settings
+from tests.integration.helpers import hub_env
 
 HUB = [str(Path(sys.executable).with_name("hub"))]
 
@@ -18,15 +18,7 @@ HUB = [str(Path(sys.executable).with_name("hub"))]
 def run_hub(
     settings: Settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "HUB_DOSSIER_TOPIC": settings.dossier_topic,
-        "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "HUB_TOPIC_PARTITIONS": "3",
-        "HUB_IDENTITY_KEY": "e2e-identity-key-0123456789",
-        **(env or {}),
-    }
+    full_env = {**hub_env(settings, topic_partitions="3", identity_key="e2e-identity-key-0123456789"), **(env or {})}
     return subprocess.run([*HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
 from hub.events import Event, EventType, new_event
 from hub.ports import Record, RecordSource
+from hub.settings import Settings
 
 
 def read_exactly(source: RecordSource, count: int, timeout_s: float = 30.0) -> list[Record]:
@@ -50,3 +52,14 @@ def lifecycle(dossiers: int, start: int = 0) -> list[Event]:
             make(EventType.DOSSIER_WITHDRAWN, "rut", 60, {"reason": "citizen asked"}),
         ]
     return out
+
+
+def hub_env(settings: Settings, **variables: str) -> dict[str, str]:
+    """The environment a ``hub`` subprocess needs to reach this test's broker and topics."""
+    return {
+        **os.environ,
+        "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "HUB_DOSSIER_TOPIC": settings.dossier_topic,
+        "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        **{f"HUB_{name.upper()}": value for name, value in variables.items()},
+    }

@@ -27,6 +27,7 @@ from hub.events import event_id_for
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
 from hub.ports import Record
 from hub.settings import Settings
+from tests.integration.helpers import hub_env
 from tests.integration.read_models import fresh_topic
 
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -108,16 +109,13 @@ def test_killing_the_connector_mid_page_loses_and_duplicates_nothing_in_effect(
     faults = Faults(latency_ms=20)  # slow pages, so kills land inside them
     with OnestopSimulator(world, faults) as sim:
         settings = connector_settings(kafka_settings, sim, tmp_path, connector_page_size=200)
-        env = {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "HUB_DOSSIER_TOPIC": settings.dossier_topic,
-            "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-            "HUB_DATABASE_URL": settings.database_url,
-            "HUB_ONESTOP_URL": sim.url,
-            "HUB_IDENTITY_KEY": KEY,
-            "HUB_CONNECTOR_PAGE_SIZE": "200",
-        }
+        env = hub_env(
+            settings,
+            database_url=settings.database_url,
+            onestop_url=sim.url,
+            identity_key=KEY,
+            connector_page_size="200",
+        )
         rng = random.Random(7)
         cursors = []
         for _ in range(4):

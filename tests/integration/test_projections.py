@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from hub.local.postgres import create_database
 from hub.settings import Settings
 from hub.synthetic import province_events
 from projections.registry import PROJECTIONS
-from tests.integration.helpers import read_exactly
+from tests.integration.helpers import hub_env, read_exactly
 from tests.integration.read_models import (
     LOG_COLUMNS,
     count_rows,
@@ -185,14 +184,7 @@ class ProjectionContract:
         self, big_log: Settings, new_store: Callable[[], str]
     ) -> None:
         killed_url, clean_url = new_store(), new_store()
-        env = {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP": big_log.kafka_bootstrap,
-            "HUB_DOSSIER_TOPIC": big_log.dossier_topic,
-            "HUB_DEAD_LETTER_TOPIC": big_log.dead_letter_topic,
-            "HUB_DATABASE_URL": killed_url,
-            "HUB_PROJECTION_BATCH": "2000",
-        }
+        env = hub_env(big_log, database_url=killed_url, projection_batch="2000")
         rng = random.Random(9)
         progress = []
         for _ in range(4):
