@@ -13,7 +13,8 @@ import zeep.exceptions
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 
-from connectors.onestop.mapping import ENRICHMENT_KEY, map_change, redact_identities
+from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
+from connectors.record_fields import redact_identities
 from hub.errors import UpstreamError
 from hub.events import Event
 from hub.ports import Page, UpstreamRecord

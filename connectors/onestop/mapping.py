@@ -8,15 +8,14 @@ one event whose source reference is ``ThayDoi:<MaThayDoi>``, so re-reading it gi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from connectors.record_fields import LEVELS, local_time, optional_time, protected_identity, text, whole
 from hub.dossier_code import parse_dossier_code
 from hub.errors import MappingError
-from hub.events import LOCAL_TZ, Event, EventType, SourceSystem, new_event
-from hub.identity import mask, protect_identity
+from hub.events import Event, EventType, SourceSystem, new_event
 
-__all__ = ["ENRICHMENT_KEY", "IDENTITY_FIELDS", "KIND_TO_EVENT", "map_change", "redact_identities", "source_ref"]
+__all__ = ["ENRICHMENT_KEY", "KIND_TO_EVENT", "map_change", "source_ref"]
 
 T = EventType
 R = Mapping[str, Any]
@@ -39,7 +38,6 @@ KIND_TO_EVENT: dict[str, EventType] = {
     "TRA_KET_QUA": T.RESULT_RETURNED,
 }
 CHANNELS = {1: "DIRECT", 2: "ONLINE", 3: "POSTAL"}
-LEVELS = {"TOAN_TRINH": "FULL", "MOT_PHAN": "PARTIAL"}
 STEPS = {
     "TIEP_NHAN": "RECEIVE",
     "LUAN_CHUYEN": "TRANSFER",
@@ -49,63 +47,12 @@ STEPS = {
     "TRA_KET_QUA": "RETURN",
     "BO_SUNG": "SUPPLEMENT",
 }
-ID_TYPES = {"CCCD": "CCCD", "CMND": "CMND", "HC": "PASSPORT", "HO_CHIEU": "PASSPORT", "MST": "TAX_CODE"}
 FEE_POINTS = {1: "AT_ACCEPTANCE", 2: "AT_SUPPLEMENT", 4: "AT_RESULT"}
 FEE_KINDS = {1: "FEE", 2: "CHARGE"}
 
 
-IDENTITY_FIELDS = frozenset({"SoDinhDanh", "MaDinhDanh"})
-
-
-def redact_identities(value: Any) -> Any:
-    """A copy with every identity number masked (``001*******67``), however deeply it sits."""
-    if isinstance(value, Mapping):
-        return {
-            k: mask(v) if k in IDENTITY_FIELDS and isinstance(v, str) else redact_identities(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact_identities(v) for v in value]
-    return value
-
-
 def source_ref(change_id: int | str) -> str:
     return f"ThayDoi:{change_id}"
-
-
-def local_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str) or len(value) != 14 or not value.isdigit():
-        raise MappingError(f"{field} is not a yyyyMMddHHmmss time: {value!r}")
-    try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ).astimezone(UTC)
-    except ValueError as exc:
-        raise MappingError(f"{field} is not a valid time: {value!r}") from exc
-
-
-def optional_time(r: R, field: str) -> datetime | None:
-    return None if r.get(field) in (None, "") else local_time(r[field], field)
-
-
-def text(r: R, field: str) -> str:
-    value = r.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError(f"{field} is missing")
-    return value.strip()
-
-
-def whole(r: R, field: str, low: int | None = None, high: int | None = None) -> int:
-    value = r.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MappingError(f"{field} is not a whole number: {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise MappingError(f"{field} is outside {low}-{high}: {value}")
-    return value
-
-
-def _identity(number: Any, id_type: Any, key: bytes) -> dict[str, str] | None:
-    if not isinstance(number, str) or not number.strip():
-        return None
-    return protect_identity(number, key, ID_TYPES.get(str(id_type or "").upper(), "OTHER")).as_record()
 
 
 def _submitted(r: R, key: bytes) -> dict[str, Any]:
@@ -121,7 +68,7 @@ def _submitted(r: R, key: bytes) -> dict[str, Any]:
         "applicant": {
             "kind": kind,
             "name": r.get("ChuHoSo") or None,
-            "identity": _identity(holder.get("SoDinhDanh"), holder.get("LoaiDinhDanh"), key),
+            "identity": protected_identity(holder.get("SoDinhDanh"), holder.get("LoaiDinhDanh"), key),
         },
         "documents": [],
         "due_at": None,
@@ -226,7 +173,7 @@ def _digitised(r: R, key: bytes) -> dict[str, Any]:
     if not isinstance(meta, Mapping) or not isinstance(meta.get("TepTin"), Mapping):
         raise MappingError("the digitised result's file metadata (LayKetQuaSoHoa) is unavailable")
     file = meta["TepTin"]
-    owner = _identity(r.get("MaDinhDanh"), "CCCD", key)
+    owner = protected_identity(r.get("MaDinhDanh"), "CCCD", key)
     if owner is None:
         raise MappingError("MaDinhDanh (the owner's identity number) is missing")
     digest = str(file.get("MaBam") or "")

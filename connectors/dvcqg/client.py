@@ -1,0 +1,104 @@
+"""The national portal's API as the hub calls it: bearer tokens renewed transparently when they
+expire, a timeout on every call, library errors converted to UpstreamError. ``DvcqgUpstream`` reads
+the change feed of online submissions and ratings for the connector runtime."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from connectors.dvcqg.mapping import map_portal_record
+from connectors.record_fields import redact_identities
+from hub.errors import UpstreamError
+from hub.events import Event
+from hub.ports import Page, UpstreamRecord
+
+__all__ = ["DvcqgClient", "DvcqgUpstream"]
+
+
+class DvcqgClient:
+    """Authenticated JSON calls. A 401 gets one fresh token and one retry; anything else is the caller's."""
+
+    def __init__(self, url: str, client_id: str, client_secret: str, *, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._credentials = {"client_id": client_id, "client_secret": client_secret}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        self.renewals = 0
+
+    def _renew(self) -> str:
+        with self._lock:
+            reply = self._send("POST", "/oauth/token", json=self._credentials, authorised=False)
+            if reply.status_code != 200:
+                raise UpstreamError(f"DVCQG refused the hub's credentials: HTTP {reply.status_code} {reply.text[:200]}")
+            self._token = str(reply.json()["access_token"])
+            self.renewals += 1
+            return self._token
+
+    def _send(self, method: str, path: str, *, authorised: bool = True, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token}"} if authorised else {}
+        try:
+            return self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"DVCQG {path} failed: {type(exc).__name__}: {exc}") from exc
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON body of a successful call (HTTP 200); UpstreamError otherwise."""
+        if self._token is None:
+            self._renew()
+        reply = self._send(method, path, **kwargs)
+        if reply.status_code == 401:  # expired or revoked: renew once, transparently
+            self._renew()
+            reply = self._send(method, path, **kwargs)
+        if reply.status_code != 200:
+            raise UpstreamError(f"DVCQG {path} answered HTTP {reply.status_code}: {reply.text[:200]}")
+        try:
+            body = reply.json()
+        except ValueError as exc:
+            raise UpstreamError(f"DVCQG {path} sent a body that is not JSON: {reply.text[:200]!r}") from exc
+        if not isinstance(body, dict):
+            raise UpstreamError(f"DVCQG {path} sent an unexpected body: {body!r:.200}")
+        return body
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class DvcqgUpstream:
+    """The portal's change feed (online submissions, ratings) as an Upstream for the connector runtime."""
+
+    name = "dvcqg"
+
+    def __init__(self, client: DvcqgClient, identity_key: bytes) -> None:
+        self.client = client
+        self.endpoint = client.url
+        self.identity_key = identity_key
+
+    def fetch(self, cursor: str | None, limit: int) -> Page:
+        after = int(cursor) if cursor else 0
+        body = self.client.call("GET", "/api/thaydoi", params={"tu": after, "so_luong": limit})
+        if str(body.get("error_code")) != "0":
+            raise UpstreamError(f"DVCQG feed error {body.get('error_code')}: {body.get('message')}")
+        data = body.get("data") or []
+        records = [
+            UpstreamRecord(
+                str(item.get("Id", "?")), item, item.get("MaHoSo") if isinstance(item.get("MaHoSo"), str) else None
+            )
+            for item in data
+            if isinstance(item, dict)
+        ]
+        last = body.get("tiep_theo")
+        return Page(
+            records, str(last if isinstance(last, int) and last >= after else after), bool(body.get("con_du_lieu"))
+        )
+
+    def map(self, record: UpstreamRecord) -> Sequence[Event]:
+        return [map_portal_record(record.raw, self.identity_key)]
+
+    def redact(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        redacted: Mapping[str, Any] = redact_identities(raw)
+        return redacted
