@@ -25,9 +25,21 @@ def _onestop(settings: Settings) -> Upstream:
     return OnestopUpstream(settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s)
 
 
+def _dvcqg(settings: Settings) -> Upstream:
+    from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
+
+    client = DvcqgClient(
+        settings.dvcqg_url, settings.dvcqg_client_id, settings.dvcqg_secret(), timeout_s=settings.dvcqg_timeout_s
+    )
+    return DvcqgUpstream(client, settings.identity_key_bytes())
+
+
 CONNECTORS: dict[str, ConnectorSpec] = {
     "onestop": ConnectorSpec(
         "onestop", "provincial one-stop system (SOAP change feed)", lambda s: s.onestop_url, _onestop
+    ),
+    "dvcqg": ConnectorSpec(
+        "dvcqg", "national portal: online submissions and ratings (REST feed)", lambda s: s.dvcqg_url, _dvcqg
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from typing import Any
@@ -115,22 +116,37 @@ def simulators() -> None:
 
 
 @simulators.command("run")
-@click.argument("name", type=click.Choice(["onestop"]))
-@click.option("--port", default=8090, show_default=True)
+@click.argument("name", type=click.Choice(["onestop", "dvcqg"]))
+@click.option("--port", type=int, help="Default: 8090 (one-stop), 8091 (DVCQG).")
 @click.option("--dossiers", default=2000, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--faults", type=click.Choice(["none", "realistic"]), default="none", show_default=True)
-def run_simulator(name: str, port: int, dossiers: int, seed: int, faults: str) -> None:
-    """Serve a simulated system until Ctrl-C."""
-    from connectors.onestop.simulator import Faults, OnestopSimulator
+def run_simulator(name: str, port: int | None, dossiers: int, seed: int, faults: str) -> None:
+    """Serve a simulated system until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed)."""
     from connectors.onestop.world import build_world
 
     world = build_world(dossiers, seed)
-    chosen = Faults.realistic() if faults == "realistic" else Faults()
-    with OnestopSimulator(world, chosen, port=port) as sim:
-        click.echo(
-            f"one-stop simulator: {sim.wsdl_url} ({len(world.changes)} changes of {dossiers} dossiers, faults {faults})"
-        )
+    with contextlib.ExitStack() as stack:
+        if name == "onestop":
+            from connectors.onestop.simulator import Faults, OnestopSimulator
+
+            chosen = Faults.realistic() if faults == "realistic" else Faults()
+            sim = stack.enter_context(OnestopSimulator(world, chosen, port=port or 8090))
+            click.echo(
+                f"one-stop simulator: {sim.wsdl_url} ({len(world.changes)} changes of {dossiers} dossiers, "
+                f"faults {faults})"
+            )
+        else:
+            from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
+            from connectors.dvcqg.world import build_portal_world
+
+            portal = build_portal_world(world, seed)
+            chosen_portal = PortalFaults.realistic() if faults == "realistic" else PortalFaults()
+            psim = stack.enter_context(PortalSimulator(portal, chosen_portal, port=port or 8091))
+            click.echo(
+                f"DVCQG simulator: {psim.url} (client id {psim.client_id}, secret {psim.client_secret}; "
+                f"{len(portal.records)} feed records, faults {faults})"
+            )
         try:
             while True:
                 time.sleep(3600)

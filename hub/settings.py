@@ -61,12 +61,33 @@ class Settings(BaseSettings):
     """SOAP endpoint of the provincial one-stop system (the WSDL is shipped; only the address varies)."""
     onestop_timeout_s: float = 10.0
     """Connect and read timeout of each one-stop call (zeep's own default is none)."""
+    dvcqg_url: str = "http://127.0.0.1:8091/"
+    """Base URL of the national portal's integration API (DVCQG)."""
+    dvcqg_client_id: str = "motcua-hub"
+    """Client id the portal issued to this province's hub."""
+    dvcqg_client_secret: SecretStr | None = None
+    """Client secret for the portal's token endpoint (or HUB_DVCQG_CLIENT_SECRET_FILE)."""
+    dvcqg_client_secret_file: Path | None = None
+    """File holding the portal client secret (a mounted secret)."""
+    dvcqg_timeout_s: float = 10.0
+    """Timeout of each call to the portal."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None
     """Key of the HMAC that replaces citizen identity numbers in events. Keep it stable per deployment."""
     identity_key_file: Path | None = None
     """File holding the identity key (e.g. a mounted secret); used when HUB_IDENTITY_KEY is unset."""
+
+    def dvcqg_secret(self) -> str:
+        """The portal client secret, from the variable or the file; a ConfigError when neither is set."""
+        if self.dvcqg_client_secret is not None:
+            return self.dvcqg_client_secret.get_secret_value()
+        if self.dvcqg_client_secret_file is not None:
+            try:
+                return self.dvcqg_client_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read HUB_DVCQG_CLIENT_SECRET_FILE: {exc}") from exc
+        raise ConfigError("set HUB_DVCQG_CLIENT_SECRET or HUB_DVCQG_CLIENT_SECRET_FILE to reach the national portal")
 
     def identity_key_bytes(self) -> bytes:
         """The identity HMAC key, from the variable or the file; a ConfigError when neither is set."""

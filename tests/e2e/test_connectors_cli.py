@@ -36,5 +36,5 @@ def test_list_run_status_and_reset(kafka_settings: Settings, tmp_path: Path) -> 
         again = run_hub(settings, "connectors", "run", "onestop", "--idle-exit", "0.5", env=env)
         assert f"onestop: cursor {total}; {total - 10} records read" in again.stdout
 
-        unknown = run_hub(settings, "connectors", "run", "dvcqg", env=env)
-        assert unknown.returncode == 2 and "unknown connector 'dvcqg'" in unknown.stderr
+        unknown = run_hub(settings, "connectors", "run", "paygov", env=env)
+        assert unknown.returncode == 2 and "unknown connector 'paygov'" in unknown.stderr
