@@ -1,7 +1,8 @@
 """``hub demo``: the hub end to end on loopback, as far as it is built.
 
-Today: the embedded broker, the dossier log, the one-stop simulator (SOAP, with faults) drained by its
-connector, sample dossiers from the systems whose connectors are still to come, two malformed messages,
+Today: the embedded broker, the dossier log, the one-stop (SOAP) and national portal (REST)
+simulators, with faults, drained by their connectors, sample dossiers for the systems whose connectors
+are still to come (payment, post), two malformed messages,
 the projection runner building the timeline and dossier state in SQLite, and the dead-letter topic.
 More simulators, connectors, monitors and the dashboard join as they land.
 """
@@ -23,7 +24,7 @@ from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
-from hub.ports import Record
+from hub.ports import Record, Upstream
 from hub.projection_runner import ProjectionRunner
 from hub.projection_store import activate_first_generation
 from hub.sample_dossiers import sample_dossiers
@@ -64,28 +65,49 @@ def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
                 echo(f"  {str(at)[:16]}  {system:<7} {summary}{'  (' + actor + ')' if actor else ''}")
 
 
-def _run_onestop_connector(settings: Settings, log: KafkaEventLog, echo: Callable[[str], None]) -> int:
-    """The one-stop simulator (SOAP, with its usual faults) and the connector draining its change feed."""
+def _drain(upstream: Upstream, settings: Settings, log: KafkaEventLog) -> dict[str, int]:
+    runner = ConnectorRunner(
+        upstream,
+        log,
+        DeadLetters(log, settings.dead_letter_topic),
+        ConnectorStateStore(make_engine(settings)),
+        settings,
+    )
+    return runner.run(idle_exit_s=0).counters
+
+
+def _run_connectors(settings: Settings, log: KafkaEventLog, echo: Callable[[str], None]) -> tuple[int, int]:
+    """The one-stop (SOAP) and national portal (REST) simulators, with their usual faults, drained by
+    their connectors; returns the events they published and the records they parked."""
+    from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
+    from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
+    from connectors.dvcqg.world import build_portal_world
     from connectors.onestop.client import OnestopUpstream
     from connectors.onestop.simulator import Faults, OnestopSimulator
     from connectors.onestop.world import build_world
 
+    world = build_world(60, seed=7)
     faults = Faults.realistic()
     faults.timeout_rate = 0.0  # keep the demo quick; the tests exercise timeouts
-    with OnestopSimulator(build_world(60, seed=7), faults) as sim:
-        local = settings.model_copy(update={"onestop_url": sim.url, "connector_retry_max_s": 0.5})
-        upstream = OnestopUpstream(sim.url, local.identity_key_bytes(), timeout_s=local.onestop_timeout_s)
-        runner = ConnectorRunner(
-            upstream, log, DeadLetters(log, local.dead_letter_topic), ConnectorStateStore(make_engine(local)), local
-        )
-        state = runner.run(idle_exit_s=0)
-        c = state.counters
-        echo(
-            f"one-stop simulator {sim.wsdl_url}: connector read {c['records_read']} change records, published "
-            f"{c['events_produced']} events, parked {c['parked']} malformed, retried {c['retries']} failed calls, "
-            f"skipped {c['duplicates_skipped']} duplicates"
-        )
-        return int(c["events_produced"])
+    portal_faults = PortalFaults.realistic()
+    portal_faults.timeout_rate = 0.0
+    local = settings.model_copy(update={"connector_retry_max_s": 0.5})
+    key = local.identity_key_bytes()
+    produced = parked = 0
+    with OnestopSimulator(world, faults) as sim, PortalSimulator(build_portal_world(world), portal_faults) as portal:
+        for name, where, upstream in (
+            ("one-stop", sim.wsdl_url, OnestopUpstream(sim.url, key, timeout_s=local.onestop_timeout_s)),
+            ("DVCQG", portal.url, DvcqgUpstream(DvcqgClient(portal.url, portal.client_id, portal.client_secret), key)),
+        ):
+            c = _drain(upstream, local, log)
+            produced += c["events_produced"]
+            parked += c["parked"]
+            echo(
+                f"{name} simulator {where}: connector read {c['records_read']} records, published "
+                f"{c['events_produced']} events, parked {c['parked']} malformed, retried {c['retries']} failed "
+                f"calls, skipped {c['duplicates_skipped']} duplicates"
+            )
+    return produced, parked
 
 
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
@@ -110,7 +132,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
             f"published {len(events)} events ({codec.wire_format.value} Avro) for "
             f"{len({e.dossier_code for e in events})} dossiers"
         )
-        onestop = _run_onestop_connector(settings, log, echo)
+        from_connectors, parked_upstream = _run_connectors(settings, log, echo)
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
@@ -127,7 +149,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         runner.seek(source, sorted(source.assignment()))
         deadline = time.monotonic() + 30
         try:
-            expected = len(events) + len(bad) + onestop
+            expected = len(events) + len(bad) + from_connectors
             runner.run(
                 source,
                 commit_to_kafka=False,
@@ -142,7 +164,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
 
         parked = KafkaRecordSource(settings, [settings.dead_letter_topic])
         try:
-            dlq = _read_all(parked, len(bad), timeout_s=10)
+            dlq = _read_all(parked, len(bad) + parked_upstream, timeout_s=10)
         finally:
             parked.close()
         echo(f"\ndead-letter topic {settings.dead_letter_topic}: {len(dlq)} parked")
