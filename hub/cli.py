@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from hub.event_json import event_from_json, event_to_json
 from hub.event_text import event_line
 from hub.events import Event
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.log_setup import configure_logging
 from hub.settings import Settings
 
 __all__ = ["main"]
@@ -27,11 +27,19 @@ __all__ = ["main"]
 
 @click.group()
 @click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+@click.option(
+    "--log-format",
+    envvar="HUB_LOG_FORMAT",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or JSON (HUB_LOG_FORMAT).",
+)
 @click.option("--bootstrap", envvar="HUB_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers (HUB_KAFKA_BOOTSTRAP).")
 @click.pass_context
-def cli(ctx: click.Context, log_level: str, bootstrap: str | None) -> None:
+def cli(ctx: click.Context, log_level: str, log_format: str, bootstrap: str | None) -> None:
     """motcua-hub: one event log for a dossier's whole life across one-stop, DVCQG, PayGov and VNPost."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(log_level, log_format)
     settings = Settings()
     ctx.obj = settings.model_copy(update={"kafka_bootstrap": bootstrap}) if bootstrap else settings
 

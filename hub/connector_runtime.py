@@ -53,12 +53,19 @@ class _BreakerToState(pybreaker.CircuitBreakerListener):
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old: object, new: object) -> None:
         name = getattr(new, "name", str(new))
+        upstream = self.runner.upstream
         log.warning(
             "connector=%s endpoint=%s breaker %s -> %s",
-            self.runner.upstream.name,
-            self.runner.upstream.endpoint,
+            upstream.name,
+            upstream.endpoint,
             getattr(old, "name", old),
             name,
+            extra={
+                "event": "breaker",
+                "connector": upstream.name,
+                "endpoint": upstream.endpoint,
+                "breaker_state": name,
+            },
         )
         self.runner.state.breaker_state = name
         self.runner.store.save(self.runner.state)
@@ -103,11 +110,18 @@ class ConnectorRunner:
 
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
             self._count("retries")
+            error = retry_state.outcome.exception() if retry_state.outcome else None
             log.info(
                 "connector=%s retry=%d after: %s",
                 self.upstream.name,
                 retry_state.attempt_number,
-                retry_state.outcome.exception() if retry_state.outcome else None,
+                error,
+                extra={
+                    "event": "retry",
+                    "connector": self.upstream.name,
+                    "attempt": retry_state.attempt_number,
+                    "error": str(error),
+                },
             )
 
         retrying = tenacity.Retrying(
@@ -133,7 +147,12 @@ class ConnectorRunner:
             self.state.last_error = str(exc)[:500]
             self.state.breaker_state = self.breaker.current_state
             self.store.save(self.state)
-            log.warning("connector=%s page failed after retries: %s", self.upstream.name, exc)
+            log.warning(
+                "connector=%s page failed after retries: %s",
+                self.upstream.name,
+                exc,
+                extra={"event": "page_failed", "connector": self.upstream.name, "error": str(exc)},
+            )
             return StepOutcome(fetched=False, waiting_s=1.0)
 
         events: list[Event] = []

@@ -36,7 +36,22 @@ class DeadLetters:
         ]
         self.sink.send_raw(self.topic, record.key, record.value, headers)
         self.parked[source] += 1
-        log.warning("parked %s[%d]@%d from %s: %s", record.topic, record.partition, record.offset, source, reason)
+        log.warning(
+            "parked %s[%d]@%d from %s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            source,
+            reason,
+            extra={
+                "event": "parked",
+                "source": source,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+            },
+        )
 
     def park_upstream(self, raw: bytes, reason: str, source: str, record_id: str, key: bytes | None = None) -> None:
         """Park an upstream record that never became an event (it could not be mapped)."""
@@ -48,4 +63,10 @@ class DeadLetters:
         ]
         self.sink.send_raw(self.topic, key, raw, headers)
         self.parked[source] += 1
-        log.warning("parked upstream record %s from %s: %s", record_id, source, reason)
+        log.warning(
+            "parked upstream record %s from %s: %s",
+            record_id,
+            source,
+            reason,
+            extra={"event": "parked", "source": source, "record_id": record_id, "reason": reason},
+        )
