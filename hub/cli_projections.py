@@ -12,6 +12,7 @@ import click
 from hub.bootstrap import make_codec, make_engine
 from hub.cli_context import settings_of
 from hub.dead_letters import DeadLetters
+from hub.errors import HubError
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.ports import Projection
 from hub.projection_runner import BatchResult, ProjectionRunner
@@ -182,7 +183,7 @@ def status(ctx: click.Context) -> None:
         source = KafkaRecordSource(settings, [settings.dossier_topic])
         ends = source.end_offsets()
         source.close()
-    except Exception as exc:  # status must still show what the database knows
+    except HubError as exc:  # status must still show what the database knows
         click.echo(f"(broker unavailable, lag unknown: {exc})", err=True)
     for name in PROJECTIONS:
         info = found.get(name)
