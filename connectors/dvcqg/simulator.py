@@ -18,6 +18,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from connectors.dvcqg.world import PortalWorld
+from connectors.simulated_faults import DeliveryFaults
 from hub.local.http import BackgroundServer
 
 __all__ = ["PortalFaults", "PortalSimulator"]
@@ -26,13 +27,9 @@ MAX_STEPS = 10
 
 
 @dataclass
-class PortalFaults:
-    latency_ms: float = 0.0
-    timeout_rate: float = 0.0
-    timeout_s: float = 5.0
-    http500_rate: float = 0.0
-    duplicate_rate: float = 0.0
-    out_of_order: bool = False
+class PortalFaults(DeliveryFaults):
+    """Delivery faults plus the portal's own."""
+
     revoke_rate: float = 0.0  # a valid token is reported expired (the portal restarted, rotated keys...)
     partial_batch_rate: float = 0.0  # some steps of a batch fail
     corrupt_statuses: bool = False  # statuses 5, 6, 8 are stored as 9, as one province was found doing

@@ -30,6 +30,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from connectors.onestop.soap_types import TNS, HoSo, KetQuaSoHoa, TepTin, ThayDoi, TrangThayDoi
 from connectors.onestop.world import World
+from connectors.simulated_faults import DeliveryFaults
 
 __all__ = ["Faults", "OnestopSimulator"]
 
@@ -38,17 +39,11 @@ logging.getLogger("spyne").setLevel(logging.CRITICAL)  # client faults are answe
 
 
 @dataclass
-class Faults:
-    """Rates are per request (or per record for duplicates); ``down`` fails every request with HTTP 503."""
+class Faults(DeliveryFaults):
+    """Delivery faults plus the SOAP ones; ``down`` fails every call with HTTP 503."""
 
-    latency_ms: float = 0.0
-    timeout_rate: float = 0.0
-    timeout_s: float = 30.0
-    http500_rate: float = 0.0
     soap_fault_rate: float = 0.0
     drop_rate: float = 0.0
-    duplicate_rate: float = 0.0
-    out_of_order: bool = False
     down: bool = False
 
     @classmethod

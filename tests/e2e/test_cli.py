@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from hub.settings import Settings
-from tests.integration.helpers import hub_env
-
-HUB = [str(Path(sys.executable).with_name("hub"))]
+from tests.integration.helpers import HUB, hub_env
 
 
 def run_hub(
     settings: Settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {**hub_env(settings, topic_partitions="3", identity_key="e2e-identity-key-0123456789"), **(env or {})}
-    return subprocess.run([*HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
+    return subprocess.run([HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
 
 
 def _line(n: int, **payload: Any) -> str:
@@ -136,7 +133,7 @@ def test_topics_create_and_schemas_check(kafka_settings: Settings) -> None:
 
 
 def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
-    done = subprocess.run([*HUB, "demo"], capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run([HUB, "demo"], capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "published 19 events" in out

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 
 from hub.events import Event, EventType, new_event
 from hub.ports import Record, RecordSource
@@ -63,3 +70,34 @@ def hub_env(settings: Settings, **variables: str) -> dict[str, str]:
         "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         **{f"HUB_{name.upper()}": value for name, value in variables.items()},
     }
+
+
+HUB = str(Path(sys.executable).with_name("hub"))
+T = TypeVar("T")
+
+
+def kill_repeatedly(
+    args: list[str],
+    env: dict[str, str],
+    *,
+    times: int,
+    between_s: tuple[float, float],
+    seed: int,
+    progress: Callable[[], T],
+) -> list[T]:
+    """Start ``hub ARGS`` and SIGKILL it after a random while, ``times`` times; ``progress()`` after each kill."""
+    rng = random.Random(seed)
+    seen: list[T] = []
+    for _ in range(times):
+        child = subprocess.Popen([HUB, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(*between_s))
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+        child.wait()
+        seen.append(progress())
+    return seen
+
+
+def run_to_end(args: list[str], env: dict[str, str], timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``hub ARGS`` to completion (with an --idle-exit in ARGS) and return what it printed."""
+    return subprocess.run([HUB, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -27,10 +24,9 @@ from hub.events import event_id_for
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
 from hub.ports import Record
 from hub.settings import Settings
-from tests.integration.helpers import hub_env
+from tests.integration.helpers import HUB, hub_env, kill_repeatedly, run_to_end
 from tests.integration.read_models import fresh_topic
 
-HUB = str(Path(sys.executable).with_name("hub"))
 KEY = "integration-identity-key"
 
 
@@ -116,23 +112,15 @@ def test_killing_the_connector_mid_page_loses_and_duplicates_nothing_in_effect(
             identity_key=KEY,
             connector_page_size="200",
         )
-        rng = random.Random(7)
-        cursors = []
-        for _ in range(4):
-            child = subprocess.Popen(
-                [HUB, "connectors", "run", "onestop"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            time.sleep(rng.uniform(1.5, 3.5))
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            cursors.append(ConnectorStateStore(make_engine(settings)).load("onestop").cursor)
-        done = subprocess.run(
-            [HUB, "connectors", "run", "onestop", "--idle-exit", "1"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        cursors = kill_repeatedly(
+            ["connectors", "run", "onestop"],
+            env,
+            times=4,
+            between_s=(1.5, 3.5),
+            seed=7,
+            progress=lambda: ConnectorStateStore(make_engine(settings)).load("onestop").cursor,
         )
+        done = run_to_end(["connectors", "run", "onestop", "--idle-exit", "1"], env, timeout_s=300)
         assert done.returncode == 0, done.stderr
     moved = [int(c) for c in cursors if c]
     assert len(set(moved)) >= 2 and max(moved) < len(world.changes), f"kills should land mid-feed: {cursors}"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +17,7 @@ from hub.local.postgres import create_database
 from hub.settings import Settings
 from hub.synthetic import province_events
 from projections.registry import PROJECTIONS
-from tests.integration.helpers import hub_env, read_exactly
+from tests.integration.helpers import hub_env, kill_repeatedly, read_exactly, run_to_end
 from tests.integration.read_models import (
     LOG_COLUMNS,
     count_rows,
@@ -30,7 +27,6 @@ from tests.integration.read_models import (
     snapshot,
 )
 
-HUB = str(Path(sys.executable).with_name("hub"))
 KILL_EVENTS = 50_000
 
 
@@ -185,24 +181,15 @@ class ProjectionContract:
     ) -> None:
         killed_url, clean_url = new_store(), new_store()
         env = hub_env(big_log, database_url=killed_url, projection_batch="2000")
-        rng = random.Random(9)
-        progress = []
-        for _ in range(4):
-            runner = subprocess.Popen(
-                [HUB, "projections", "run", "--standalone"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-            time.sleep(rng.uniform(1.0, 3.0))
-            if runner.poll() is None:
-                runner.send_signal(signal.SIGKILL)
-            runner.wait()
-            progress.append(_applied(killed_url))
-        finish = subprocess.run(
-            [HUB, "projections", "run", "--standalone", "--idle-exit", "3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
+        progress = kill_repeatedly(
+            ["projections", "run", "--standalone"],
+            env,
+            times=4,
+            between_s=(1.0, 3.0),
+            seed=9,
+            progress=lambda: _applied(killed_url),
         )
+        finish = run_to_end(["projections", "run", "--standalone", "--idle-exit", "3"], env)
         assert finish.returncode == 0, finish.stderr
         mid_replay = [p for p in progress if 0 < p < KILL_EVENTS]
         assert len(mid_replay) >= 2, f"kills should land mid-replay; records applied after each: {progress}"
