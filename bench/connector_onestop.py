@@ -19,10 +19,7 @@ from pydantic import SecretStr
 from connectors.onestop.client import OnestopUpstream
 from connectors.onestop.simulator import Faults, OnestopSimulator
 from connectors.onestop.world import build_world
-from hub.bootstrap import make_codec, make_engine
-from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
+from hub.bootstrap import make_codec, make_connector_runner
 from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.settings import Settings
@@ -50,13 +47,7 @@ def main() -> None:
         ensure_topics(settings, [TopicSpec(settings.dossier_topic, 12, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
         log = KafkaEventLog(settings, make_codec(settings))
         upstream = OnestopUpstream(sim.url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s)
-        runner = ConnectorRunner(
-            upstream,
-            log,
-            DeadLetters(log, settings.dead_letter_topic),
-            ConnectorStateStore(make_engine(settings)),
-            settings,
-        )
+        runner = make_connector_runner(upstream, settings, log)
         started = time.perf_counter()
         state = runner.run(idle_exit_s=0)
         elapsed = time.perf_counter() - started

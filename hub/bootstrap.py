@@ -5,13 +5,18 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from hub.codec import EventCodec
+from hub.connector_runtime import ConnectorRunner
+from hub.connector_state import ConnectorStateStore
+from hub.dead_letters import DeadLetters
+from hub.kafka_log import KafkaEventLog
+from hub.ports import Upstream
 from hub.schema_registry import HttpSchemaRegistry
 from hub.schemas import SchemaSet
 from hub.settings import Settings
 from hub.sql_store import make_engine as _engine
 from hub.sql_store import migrate
 
-__all__ = ["make_codec", "make_engine", "make_schemas"]
+__all__ = ["make_codec", "make_connector_runner", "make_engine", "make_schemas"]
 
 
 def make_schemas(settings: Settings) -> SchemaSet:
@@ -33,3 +38,9 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
     if writer:
         migrate(engine)
     return engine
+
+
+def make_connector_runner(upstream: Upstream, settings: Settings, log: KafkaEventLog) -> ConnectorRunner:
+    """A connector over ``upstream``: events and dead letters go through ``log``, state to the read store."""
+    store = ConnectorStateStore(make_engine(settings))
+    return ConnectorRunner(upstream, log, DeadLetters(log, settings.dead_letter_topic), store, settings)

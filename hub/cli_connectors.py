@@ -10,11 +10,9 @@ from typing import Any
 import click
 
 from connectors.registry import CONNECTORS, build_upstream
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_codec, make_connector_runner, make_engine
 from hub.cli_context import settings_of
-from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 
 __all__ = ["connectors", "simulators"]
@@ -67,13 +65,7 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ConnectorRunner(
-        build_upstream(name, settings),
-        log,
-        DeadLetters(log, settings.dead_letter_topic),
-        ConnectorStateStore(make_engine(settings)),
-        settings,
-    )
+    runner = make_connector_runner(build_upstream(name, settings), settings, log)
     stop = [False]
 
     def handler(signum: int, frame: Any) -> None:

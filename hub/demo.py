@@ -18,9 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.bootstrap import make_codec, make_engine
-from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
+from hub.bootstrap import make_codec, make_connector_runner, make_engine
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
@@ -66,13 +64,7 @@ def _show_read_models(engine: sa.Engine, echo: Callable[[str], None]) -> None:
 
 
 def _drain(upstream: Upstream, settings: Settings, log: KafkaEventLog) -> dict[str, int]:
-    runner = ConnectorRunner(
-        upstream,
-        log,
-        DeadLetters(log, settings.dead_letter_topic),
-        ConnectorStateStore(make_engine(settings)),
-        settings,
-    )
+    runner = make_connector_runner(upstream, settings, log)
     return runner.run(idle_exit_s=0).counters
 
 

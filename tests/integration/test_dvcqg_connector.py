@@ -15,10 +15,8 @@ from connectors.dvcqg.mapping import source_ref
 from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
 from connectors.dvcqg.world import build_portal_world
 from connectors.onestop.world import build_world
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_codec, make_connector_runner
 from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
 from hub.errors import UpstreamError
 from hub.events import event_id_for
 from hub.kafka_log import KafkaEventLog
@@ -32,13 +30,7 @@ KEY = "integration-identity-key"
 def run_inbound(settings: Settings, sim: PortalSimulator) -> tuple[ConnectorRunner, DvcqgClient]:
     client = DvcqgClient(sim.url, sim.client_id, sim.client_secret, timeout_s=0.5)
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ConnectorRunner(
-        DvcqgUpstream(client, settings.identity_key_bytes()),
-        log,
-        DeadLetters(log, settings.dead_letter_topic),
-        ConnectorStateStore(make_engine(settings)),
-        settings,
-    )
+    runner = make_connector_runner(DvcqgUpstream(client, settings.identity_key_bytes()), settings, log)
     runner.run(idle_exit_s=0.5)
     log.close()
     return runner, client

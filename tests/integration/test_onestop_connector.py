@@ -16,10 +16,9 @@ from connectors.onestop.client import WSDL, OnestopUpstream
 from connectors.onestop.mapping import source_ref
 from connectors.onestop.simulator import Faults, OnestopSimulator
 from connectors.onestop.world import World, build_world
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_codec, make_connector_runner, make_engine
 from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
 from hub.events import event_id_for
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
 from hub.ports import Record
@@ -68,8 +67,7 @@ def make_runner(settings: Settings) -> tuple[ConnectorRunner, KafkaEventLog]:
     upstream = OnestopUpstream(
         settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s
     )
-    store = ConnectorStateStore(make_engine(settings))
-    return ConnectorRunner(upstream, log, DeadLetters(log, settings.dead_letter_topic), store, settings), log
+    return make_connector_runner(upstream, settings, log), log
 
 
 def test_all_faults_on_5000_dossiers_give_exactly_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:
