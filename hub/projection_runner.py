@@ -83,6 +83,12 @@ class ProjectionRunner:
     def _generation(self, projection: Projection, conn: Connection) -> int:
         info = lock_generation(conn, projection.name)
         if self.rebuild_generation is None:
+            if info.active_version != projection.version:
+                raise HubError(
+                    f"{projection.name}'s tables are version {info.active_version} and this hub needs version "
+                    f"{projection.version}: run `hub projections rebuild {projection.name}` "
+                    "(the views keep serving meanwhile)"
+                )
             return info.active_generation
         if info.building_generation != self.rebuild_generation:
             raise HubError(f"generation {self.rebuild_generation} of {projection.name} is no longer being rebuilt")

@@ -24,7 +24,7 @@ from typing import Any
 
 from hub.events import EVENT_ORDER, LOCAL_TZ, Event, EventType
 
-__all__ = ["HANDLERS", "DossierFold", "derive", "ms"]
+__all__ = ["HANDLERS", "PORTAL_TYPES", "STEP_TYPES", "DossierFold", "derive", "ms", "status_of"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Key = list[Any]  # [time ms, lifecycle rank, event id] (status: [class, time, rank, id])
@@ -46,6 +46,24 @@ NATIONAL_STATUS: dict[EventType, int | None] = {
     EventType.RESULT_RETURNED: 10,
 }
 _TERMINAL = {3, 7, 8, 10}
+
+# What the national portal mirror must know. Each distinct event of these types is one step of the
+# dossier's ``portal_version``, which versions the mirror (idempotency keys, NationalStatusSynced).
+# Payment requests and failures, postal tracking, ratings (they come from the portal) and the
+# mirror's own events are not the portal's business and do not bump it.
+STEP_TYPES: frozenset[EventType] = frozenset(
+    {t for t, status in NATIONAL_STATUS.items() if status is not None} - {EventType.DOSSIER_SUBMITTED}
+    | {EventType.DUE_DATE_EXTENDED}
+)
+"""Events mirrored as processing steps (CapNhatTienDoHoSoMC): the dossier's whole handling history."""
+PORTAL_TYPES: frozenset[EventType] = STEP_TYPES | {EventType.DOSSIER_SUBMITTED, EventType.RESULT_DIGITISED}
+
+
+def status_of(event: Event) -> int | None:
+    """The TrangThaiHoSo an event sets (a step may carry its own), or None."""
+    if event.event_type is EventType.PROCESSING_STEP_RECORDED and event.payload.get("national_status"):
+        return int(event.payload["national_status"])
+    return NATIONAL_STATUS.get(event.event_type)
 
 
 def ms(moment: datetime) -> int:
@@ -119,9 +137,9 @@ class DossierFold:
             self.keep_max("agency", key, event.agency_code)
         if event.procedure_code:
             self.keep_max("procedure", key, event.procedure_code)
-        status = NATIONAL_STATUS.get(event.event_type)
-        if event.event_type is EventType.PROCESSING_STEP_RECORDED and event.payload.get("national_status"):
-            status = int(event.payload["national_status"])
+        if event.event_type in PORTAL_TYPES:
+            self.d["pv"] = self.d.get("pv", 0) + 1  # once per event id: ``apply`` returned above for repeats
+        status = status_of(event)
         if status is not None:
             self.keep_max("status", [_status_class(status), *key], status)
         HANDLERS.get(event.event_type, _ignore)(self, event, key)
@@ -256,7 +274,8 @@ def _rated(fold: DossierFold, event: Event, key: Key) -> None:
 
 def _mirrored(fold: DossierFold, event: Event, key: Key) -> None:
     p = event.payload
-    fold.keep_max("mirror", [int(p["sync_version"]), *key], {"status": int(p["national_status"]), "at": key[0]})
+    version = int(p["sync_version"])
+    fold.keep_max("mirror", [version, *key], {"status": int(p["national_status"]), "at": key[0], "version": version})
 
 
 def _mirror_failed(fold: DossierFold, event: Event, key: Key) -> None:
@@ -352,6 +371,10 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
     mirror = fold.value("mirror") or {}
     step = fold.value("step") or {}
     divergence = fold.value("divergence")
+    portal_version = int(fold.d.get("pv", 0))
+    mirror_version = int(mirror.get("version", 0))
+    # Mirrorable once the portal can file it: the procedure and a submission or acceptance are known.
+    mirror_ready = fold.value("procedure") is not None and bool(submitted or accepted)
 
     gaps = []
     if not submitted:
@@ -408,6 +431,9 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         "postal_status": postal.get("status"),
         "digitised_results": len(fold.d.get("digitised", [])),
         "satisfaction": fold.value("satisfaction"),
+        "portal_version": portal_version,
+        "mirror_version": mirror_version,
+        "mirror_pending": mirror_ready and portal_version > mirror_version,
         "mirror_status": mirror.get("status"),
         "mirror_synced_at": _dt(mirror.get("at")),
         "mirror_failures": len(fold.d.get("mirror_failures", [])),

@@ -57,6 +57,8 @@ def _table(generation: int) -> sa.Table:
         *(sa.Column(n, s) for n in ("postal_item_code", "postal_status")),
         sa.Column("digitised_results", i, nullable=False),
         sa.Column("satisfaction", s),
+        *(sa.Column(n, i, nullable=False) for n in ("portal_version", "mirror_version")),
+        sa.Column("mirror_pending", sa.Boolean, nullable=False),
         sa.Column("mirror_status", sa.SmallInteger),
         sa.Column("mirror_synced_at", _TS),
         *(sa.Column(n, i, nullable=False) for n in ("mirror_failures", "divergences")),
@@ -66,6 +68,7 @@ def _table(generation: int) -> sa.Table:
         *(sa.Column(n, _TS) for n in ("first_event_at", "last_event_at")),
         sa.Column("fold", sa.Text, nullable=False),
         sa.Index(f"ix_{name}_agency", "agency_code", "received_at"),
+        sa.Index(f"ix_{name}_mirror_pending", "mirror_pending"),
     )
 
 
@@ -79,7 +82,7 @@ def _row(code: str, fold: DossierFold) -> dict[str, Any]:
 
 class DossierStateProjection:
     name = "dossier_state"
-    version = 1
+    version = 2  # 2: portal_version, mirror_version, mirror_pending (the national mirror's work list)
 
     def tables(self, generation: int) -> Sequence[sa.Table]:
         return [_table(generation)]

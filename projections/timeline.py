@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from hub.events import EVENT_ORDER, Event
 from hub.ports import Record
 from hub.sql_store import insert_rows, select_in
+from projections.dossier_fold import status_of
 from projections.timeline_text import describe
 
 __all__ = ["TimelineProjection", "timeline_row"]
@@ -33,6 +34,7 @@ def _table(generation: int) -> sa.Table:
         sa.Column("type_rank", sa.SmallInteger, nullable=False),
         sa.Column("event_type", sa.String(40), nullable=False),
         sa.Column("source_system", sa.String(16), nullable=False),
+        sa.Column("national_status", sa.SmallInteger),
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("summary_vi", sa.Text, nullable=False),
         sa.Column("actor", sa.Text),
@@ -58,6 +60,7 @@ def timeline_row(record: Record, event: Event) -> dict[str, object]:
         "type_rank": EVENT_ORDER[event.event_type],
         "event_type": event.event_type.value,
         "source_system": event.source_system.value,
+        "national_status": status_of(event),
         "summary": line.en,
         "summary_vi": line.vi,
         "actor": line.actor,
@@ -74,7 +77,7 @@ def timeline_row(record: Record, event: Event) -> dict[str, object]:
 
 class TimelineProjection:
     name = "timeline"
-    version = 1
+    version = 2  # 2: national_status (the TrangThai each event sets; the mirror sends it with the step)
 
     def tables(self, generation: int) -> Sequence[sa.Table]:
         return [_table(generation)]

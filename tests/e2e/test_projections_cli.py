@@ -23,8 +23,8 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
 
     status = run_hub(settings, "projections", "status", env=env)
     assert status.returncode == 0, status.stderr
-    assert "timeline: generation 1 (v1); applied through 1500 records" in status.stdout
-    assert "dossier_state: generation 1 (v1); applied through 1500 records" in status.stdout
+    assert "timeline: generation 1 (v2); applied through 1500 records" in status.stdout
+    assert "dossier_state: generation 1 (v2); applied through 1500 records" in status.stdout
 
     rebuilt = run_hub(settings, "projections", "rebuild", "dossier_state", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
@@ -32,7 +32,7 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
     assert "rebuilding dossier_state g2" in rebuilt.stderr, "progress goes to stderr"
 
     status = run_hub(settings, "projections", "status", env=env)
-    assert "dossier_state: generation 2 (v1); applied through 1500 records" in status.stdout
+    assert "dossier_state: generation 2 (v2); applied through 1500 records" in status.stdout
 
     with sqlite3.connect(db) as conn:
         timeline = conn.execute("SELECT count(*), count(DISTINCT dossier_code) FROM v_timeline").fetchone()
@@ -42,6 +42,12 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
         ).fetchone()
     assert timeline[0] == 1500 and dossiers == (timeline[1], 1500)
     assert first[0].startswith("Nộp hồ sơ") and first[1].startswith("2026-01-05 07:")
+
+    # Tables of an older shape (a hub upgraded in place) are refused with the way out, not written to.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE hub_projections SET active_version = 1 WHERE name = 'timeline'")
+    old = run_hub(settings, "projections", "run", "--idle-exit", "3", env=env)
+    assert old.returncode == 2 and "run `hub projections rebuild timeline`" in old.stderr
 
 
 def test_standalone_partitions_need_standalone(kafka_settings: Settings, tmp_path: Path) -> None:
