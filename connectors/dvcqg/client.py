@@ -39,15 +39,20 @@ class DvcqgClient:
             self.renewals += 1
             return self._token
 
-    def _send(self, method: str, path: str, *, authorised: bool = True, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, authorised: bool = True, idempotency_key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"} if authorised else {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         try:
             return self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"DVCQG {path} failed: {type(exc).__name__}: {exc}") from exc
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """The JSON body of a successful call (HTTP 200); UpstreamError otherwise."""
+        """The JSON body of a successful call (HTTP 200); UpstreamError otherwise. Pass
+        ``idempotency_key=`` on every call that changes the portal: a retry then cannot apply twice."""
         if self._token is None:
             self._renew()
         reply = self._send(method, path, **kwargs)

@@ -56,8 +56,12 @@ class PortalState:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def _body(code: str, message: str = "", **extra: Any) -> dict[str, Any]:
+    return {"error_code": code, "message": message, **extra}
+
+
 def _answer(code: str, message: str = "", status: int = 200, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error_code": code, "message": message, **extra}, status_code=status)
+    return JSONResponse(_body(code, message, **extra), status_code=status)
 
 
 def make_portal_app(
@@ -73,22 +77,59 @@ def make_portal_app(
     app = FastAPI(title="DVCQG simulator")
     rng = random.Random(seed)
     lock = threading.Lock()
+    late: set[asyncio.Task[Any] | None] = set()
+    replies: dict[str, dict[str, Any] | None] = {}  # Idempotency-Key -> first answer (None: in progress)
 
     def count(name: str) -> None:
         with lock:
             state.counts[name] = state.counts.get(name, 0) + 1
 
     async def faulty() -> JSONResponse | None:
+        """Before the work: latency, or a 500 (nothing done). A timeout is a late answer: see ``late``."""
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000 * rng.uniform(0.5, 1.5))
         roll = rng.random()
-        if roll < faults.timeout_rate:
-            count("timeout")
-            await asyncio.sleep(faults.timeout_s)
-        elif roll < faults.timeout_rate + faults.http500_rate:
+        if faults.timeout_rate <= roll < faults.timeout_rate + faults.http500_rate:
             count("http500")
             return _answer("500", "Lỗi hệ thống", status=500)
+        if roll < faults.timeout_rate:
+            late.add(asyncio.current_task())
         return None
+
+    async def answer(response: Any) -> Any:
+        """Send the answer, too late when this request drew a timeout: the work is done by then, as
+        on a real portal whose reply the caller stopped waiting for (the hard case for a mirror)."""
+        if asyncio.current_task() in late:
+            late.discard(asyncio.current_task())
+            count("timeout")
+            await asyncio.sleep(faults.timeout_s)
+        return response
+
+    def once(key: str | None) -> JSONResponse | None:
+        """Idempotency-Key: a key seen before gets the first answer again (or 409 while it runs)."""
+        if not key:
+            return None
+        with lock:
+            if key not in replies:
+                replies[key] = None
+                return None
+            stored = replies[key]
+        count("replayed_keys")
+        if stored is None:
+            return _answer("409", "yêu cầu cùng khóa đang được xử lý", status=409)
+        return JSONResponse(stored)
+
+    def remember(key: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if key:
+            with lock:
+                replies[key] = body
+        return body
+
+    def forget(key: str | None) -> None:
+        """A request that failed before doing anything may be retried under the same key."""
+        if key:
+            with lock:
+                replies.pop(key, None)
 
     def authorised(authorization: str | None) -> JSONResponse | None:
         token = (authorization or "").removeprefix("Bearer ").strip()
@@ -122,22 +163,23 @@ def make_portal_app(
         if faults.out_of_order:
             rng.shuffle(data)
         last = chosen[-1].id if chosen else max(tu, 0)
-        return {
-            "error_code": "0",
-            "message": "",
-            "data": data,
-            "tiep_theo": last,
-            "con_du_lieu": last < len(world.records),
-        }
+        return await answer(_body("0", data=data, tiep_theo=last, con_du_lieu=last < len(world.records)))
 
     @app.post("/api/DongBoHoSoMC")
-    async def sync_dossier(request: Request, authorization: str | None = Header(None)) -> Any:
-        if (denied := authorised(authorization)) or (failed := await faulty()):
-            return denied or failed
+    async def sync_dossier(
+        request: Request,
+        authorization: str | None = Header(None),
+        idempotency_key: str | None = Header(None),
+    ) -> Any:
+        if (denied := authorised(authorization)) or (seen := once(idempotency_key)):
+            return denied or seen
+        if failed := await faulty():
+            forget(idempotency_key)
+            return failed
         body = await request.json()
         items = body.get("data") or []
         if len(items) != 1 or not items[0].get("MaHoSo"):
-            return _answer("3", "mỗi lần đồng bộ một hồ sơ có MaHoSo")
+            return await answer(remember(idempotency_key, _body("3", "mỗi lần đồng bộ một hồ sơ có MaHoSo")))
         item = dict(items[0])
         code = item["MaHoSo"]
         if faults.corrupt_statuses and item.get("TrangThaiHoSo") in (5, 6, 8):
@@ -145,31 +187,43 @@ def make_portal_app(
         with lock:
             exists = code in state.dossiers
             if exists and not body.get("isUpdate"):
-                return _answer("2", "Hồ sơ đã tồn tại")
-            if not exists and body.get("isUpdate"):
-                return _answer("4", "Không tìm thấy hồ sơ")
-            state.dossiers[code] = {**state.dossiers.get(code, {}), **item}
-        count("updates" if exists else "inserts")
-        return _answer("0")
+                reply = _body("2", "Hồ sơ đã tồn tại")
+            elif not exists and body.get("isUpdate"):
+                reply = _body("4", "Không tìm thấy hồ sơ")
+            else:
+                state.dossiers[code] = {**state.dossiers.get(code, {}), **item}
+                reply = _body("0")
+                done = "updates" if exists else "inserts"
+                state.counts[done] = state.counts.get(done, 0) + 1
+        return await answer(remember(idempotency_key, reply))
 
     @app.post("/api/CapNhatTienDoHoSoMC")
-    async def sync_steps(request: Request, authorization: str | None = Header(None)) -> Any:
-        if (denied := authorised(authorization)) or (failed := await faulty()):
-            return denied or failed
+    async def sync_steps(
+        request: Request,
+        authorization: str | None = Header(None),
+        idempotency_key: str | None = Header(None),
+    ) -> Any:
+        if (denied := authorised(authorization)) or (seen := once(idempotency_key)):
+            return denied or seen
+        if failed := await faulty():
+            forget(idempotency_key)
+            return failed
         steps = (await request.json()).get("data") or []
         if len(steps) > MAX_STEPS:
-            return _answer("3", f"tối đa {MAX_STEPS} bước mỗi lần")
+            return await answer(remember(idempotency_key, _body("3", f"tối đa {MAX_STEPS} bước mỗi lần")))
         failed_at = [i for i in range(len(steps)) if rng.random() < faults.partial_batch_rate]
         with lock:
             for i, step in enumerate(steps):
                 if i not in failed_at and step.get("MaHoSo") in state.dossiers:
                     state.steps.setdefault(step["MaHoSo"], []).append(step)
-        unknown = [i for i, s in enumerate(steps) if s.get("MaHoSo") not in state.dossiers]
+            unknown = [i for i, s in enumerate(steps) if s.get("MaHoSo") not in state.dossiers]
         failed_all = sorted(set(failed_at) | set(unknown))
         if failed_all:
             count("partial")
-            return _answer("1", "một số bước không cập nhật được", failed=failed_all)
-        return _answer("0")
+            reply = _body("1", "một số bước không cập nhật được", failed=failed_all)
+        else:
+            reply = _body("0")
+        return await answer(remember(idempotency_key, reply))
 
     @app.get("/api/TraCuuHoSo")
     async def lookup(MaHoSo: str, authorization: str | None = Header(None)) -> Any:
@@ -177,8 +231,8 @@ def make_portal_app(
             return denied or failed
         found = state.dossiers.get(MaHoSo)
         if found is None:
-            return _answer("4", "Không tìm thấy hồ sơ")
-        return {"error_code": "0", "message": "", "data": {**found, "QuaTrinhXuLy": state.steps.get(MaHoSo, [])}}
+            return await answer(_body("4", "Không tìm thấy hồ sơ"))
+        return await answer(_body("0", data={**found, "QuaTrinhXuLy": list(state.steps.get(MaHoSo, []))}))
 
     return app
 
