@@ -18,6 +18,7 @@ __all__ = [
     "IDENTITY_FIELDS",
     "ID_TYPES",
     "LEVELS",
+    "local_text",
     "local_time",
     "optional_time",
     "protected_identity",
@@ -51,6 +52,13 @@ def local_time(value: Any, field: str) -> datetime:
         return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ).astimezone(UTC)
     except ValueError as exc:
         raise MappingError(f"{field} is not a valid time: {value!r}") from exc
+
+
+def local_text(moment: datetime | None) -> str | None:
+    """The inverse of ``local_time``: what the systems expect to be sent (a naive time is UTC)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).strftime("%Y%m%d%H%M%S")
 
 
 def optional_time(r: R, field: str) -> datetime | None:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.engine import Engine
 
 from hub.codec import EventCodec
 from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
-from hub.kafka_log import KafkaEventLog
-from hub.ports import Upstream
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.ports import TopicPartition, Upstream
 from hub.schema_registry import HttpSchemaRegistry
 from hub.schemas import SchemaSet
 from hub.settings import Settings
 from hub.sql_store import make_engine as _engine
 from hub.sql_store import migrate
 
-__all__ = ["make_codec", "make_connector_runner", "make_engine", "make_schemas"]
+__all__ = ["make_codec", "make_connector_runner", "make_engine", "make_log_end", "make_schemas"]
 
 
 def make_schemas(settings: Settings) -> SchemaSet:
@@ -44,3 +46,16 @@ def make_connector_runner(upstream: Upstream, settings: Settings, log: KafkaEven
     """A connector over ``upstream``: events and dead letters go through ``log``, state to the read store."""
     store = ConnectorStateStore(make_engine(settings))
     return ConnectorRunner(upstream, log, DeadLetters(log, settings.dead_letter_topic), store, settings)
+
+
+def make_log_end(settings: Settings) -> Callable[[], dict[TopicPartition, int]]:
+    """Reads the dossier topic's end offsets when called (a policy's first marks)."""
+
+    def read() -> dict[TopicPartition, int]:
+        source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=False)
+        try:
+            return source.end_offsets()
+        finally:
+            source.close()
+
+    return read

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     """File holding the portal client secret (a mounted secret)."""
     dvcqg_timeout_s: float = 10.0
     """Timeout of each call to the portal."""
+    dvcqg_mirror_batch: int = 200
+    """Dossiers the national mirror takes per pass."""
+    dvcqg_mirror_concurrency: int = 8
+    """Calls to the portal the mirror keeps in flight."""
+    dvcqg_mirror_retry_base_s: float = 2.0
+    """First backoff after a failed mirror attempt; doubles per attempt."""
+    dvcqg_mirror_retry_max_s: float = 300.0
+    """Ceiling of the mirror's backoff."""
+    dvcqg_mirror_max_attempts: int = 8
+    """Failed attempts after which a dossier version is parked (retried when it changes, or repaired)."""
+    dvcqg_reconcile_interval_s: float = 3600.0
+    """How often the running mirror compares the portal's copies with the hub (0: only on demand)."""
+    policy_interval_s: float = 1.0
+    """Pause of a policy between passes when it found nothing to do."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None

@@ -29,7 +29,9 @@ __all__ = [
     "loads",
     "make_engine",
     "migrate",
+    "mirror_table",
     "offsets_table",
+    "policy_marks_table",
     "projections_table",
     "replace_rows",
     "select_in",
@@ -69,6 +71,35 @@ connector_state_table = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     comment="Each connector's durable cursor (saved after its events are acknowledged), breaker and counters.",
+)
+
+
+mirror_table = sa.Table(
+    "hub_dvcqg_mirror",
+    METADATA,
+    sa.Column("dossier_code", sa.String(64), primary_key=True),
+    sa.Column("sent_version", sa.Integer, nullable=False),
+    sa.Column("sent_digest", sa.String(64), nullable=True),
+    sa.Column("on_portal", sa.Boolean, nullable=False),
+    sa.Column("acked_steps", sa.Text, nullable=False),
+    sa.Column("uncertain", sa.Boolean, nullable=False),
+    sa.Column("attempt_version", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Per dossier, what the national portal acknowledged (version, payload digest, step event ids) "
+    "and the retry state of the mirror policy. Not rebuilt from the log: it records calls made.",
+)
+
+policy_marks_table = sa.Table(
+    "hub_policy_marks",
+    METADATA,
+    sa.Column("policy", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(249), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+    comment="How far into the log each policy has acted; read models below it are replaying, so it sends nothing.",
 )
 
 

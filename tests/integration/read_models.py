@@ -52,6 +52,7 @@ def project(
     expected: int,
     projections: Sequence[Projection] | None = None,
     timeout_s: float = 120,
+    batch: int = 5000,
 ) -> RunTotals:
     """Run the projections in-process (standalone) until ``expected`` records were consumed."""
     import time
@@ -71,6 +72,7 @@ def project(
             source,
             should_stop=lambda: runner.totals.records >= expected or time.monotonic() > deadline,
             commit_to_kafka=False,
+            max_records=batch,
         )
     finally:
         source.close()

@@ -1,0 +1,185 @@
+"""Divergence detection: compare the portal's copy of each mirrored dossier with the hub's view, and
+repair where the hub is authoritative.
+
+Only dossiers the portal acknowledged at the hub's current version are compared (``settled``):
+anything still in flight is the mirror's business, not a divergence. Each disagreement becomes a
+DivergenceDetected event (field, portal value, hub value, and the known pattern it matches), with an
+id derived from the dossier version and the values, so running the check again over the same state
+adds nothing to the timeline. The hub is authoritative for everything it sends (status, dates,
+steps): a repair re-sends them under a fresh idempotency key. Extra steps on the portal (sent twice
+by some other system) are reported but cannot be repaired: the portal's API has no delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.dvcqg.mirror import NationalMirror, SyncError
+from connectors.dvcqg.mirror_payload import acknowledged_on_portal, step_key
+from connectors.dvcqg.mirror_store import Work
+from hub.events import Event, EventType, SourceSystem, new_event
+
+__all__ = ["Divergence", "ReconcileReport", "compare", "reconcile"]
+
+MISREPORTED_AS_9 = (5, 6, 8)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    code: str
+    field: str
+    portal_value: str | None
+    hub_value: str | None
+    rule: str
+    repairable: bool = True
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    divergent: int = 0
+    repaired: int = 0
+    repair_failed: int = 0
+    lookup_failed: int = 0
+    by_rule: Counter[str] = field(default_factory=Counter)
+    lines: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "divergent": self.divergent,
+            "repaired": self.repaired,
+            "repair_failed": self.repair_failed,
+            "lookup_failed": self.lookup_failed,
+            "by_rule": dict(sorted(self.by_rule.items())),
+        }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def compare(work: Work, portal: dict[str, Any] | None) -> list[Divergence]:
+    """Every field where the portal's copy differs from what the hub would send (pure)."""
+    code = work.code
+    if portal is None:
+        return [Divergence(code, "MaHoSo", None, code, "missing-on-portal")]
+    out = []
+    hub_status, portal_status = work.item.get("TrangThaiHoSo"), portal.get("TrangThaiHoSo")
+    if hub_status != portal_status:
+        rule = "status-reported-as-9" if portal_status == 9 and hub_status in MISREPORTED_AS_9 else "status-differs"
+        out.append(Divergence(code, "TrangThaiHoSo", _text(portal_status), _text(hub_status), rule))
+    for name in ("NgayHenTra", "NgayKetThucXuLy", "NgayTra"):
+        if work.item.get(name) != portal.get(name):
+            out.append(Divergence(code, name, _text(portal.get(name)), _text(work.item.get(name)), "date-differs"))
+    held = portal.get("QuaTrinhXuLy") or []
+    present = acknowledged_on_portal(work.steps, held)
+    if len(present) < len(work.steps):
+        out.append(Divergence(code, "QuaTrinhXuLy", f"{len(held)} steps", f"{len(work.steps)} steps", "steps-missing"))
+    ours = Counter(step_key(item) for _, item in work.steps)
+    extra = sum((Counter(step_key(s) for s in held) - ours).values())
+    if extra:
+        out.append(Divergence(code, "QuaTrinhXuLy", f"{extra} extra", f"{len(work.steps)} steps", "steps-extra", False))
+    return out
+
+
+def _divergence_event(work: Work, d: Divergence) -> Event:
+    fingerprint = hashlib.sha256(f"{d.field}\x1f{d.portal_value}\x1f{d.hub_value}".encode()).hexdigest()[:16]
+    return new_event(
+        EventType.DIVERGENCE_DETECTED,
+        dossier_code=work.code,
+        source_system=SourceSystem.HUB,
+        source_ref=f"{work.code}:v{work.version}:divergence:{fingerprint}",
+        occurred_at=datetime.now(UTC),
+        payload={"field": d.field, "portal_value": d.portal_value, "hub_value": d.hub_value, "rule": d.rule},
+        agency_code=work.agency_code,
+        procedure_code=work.procedure_code,
+    )
+
+
+def _check(mirror: NationalMirror, work: Work, repair: str | None) -> tuple[list[Divergence], Event | None, str | None]:
+    """Look one dossier up, compare, and repair (``repair`` tags this run's calls): (divergences,
+    repair outcome event, error)."""
+    try:
+        portal = mirror.lookup(work.code)
+    except SyncError as exc:
+        return [], None, exc.reason
+    found = compare(work, portal)
+    if not repair or not any(d.repairable for d in found):
+        return found, None, None
+    o = work.outbox
+    mirror.learn(work, portal)  # start from what the portal holds: only the missing steps are sent
+    o.sent_digest = None  # re-send the record even though our memory says it was acknowledged
+    outcome = mirror.sync(work, repair=repair)
+    if outcome.event_type is EventType.NATIONAL_STATUS_SYNCED:
+        try:  # the portal said yes; check it kept what it was sent (one province's portal copy did not)
+            still = [d for d in compare(work, mirror.lookup(work.code)) if d.repairable]
+        except SyncError as exc:
+            return found, outcome, f"repaired, but the check after it failed: {exc.reason}"
+        if still:
+            return (
+                found,
+                outcome,
+                "repaired, but the portal still holds "
+                + "; ".join(f"{d.field}={d.portal_value} (sent {d.hub_value})" for d in still),
+            )
+    return found, outcome, None
+
+
+def reconcile(
+    mirror: NationalMirror,
+    *,
+    codes: Sequence[str] | None = None,
+    repair: bool = True,
+    page: int = 500,
+    progress: Callable[[ReconcileReport], None] | None = None,
+) -> ReconcileReport:
+    """Check every settled dossier (or ``codes``), page by page; emit DivergenceDetected and repairs."""
+    report = ReconcileReport()
+    # A repair is a new intent: fresh idempotency keys per run (a key reused from an earlier repair
+    # would get that repair's stored answer back, and change nothing on the portal).
+    tag = f"repair-{uuid.uuid4().hex[:12]}" if repair else None
+    after = ""
+    while True:
+        works = mirror.store.settled(codes, limit=page, after=after)
+        if not works:
+            break
+        after = works[-1].code
+        results = mirror.map(lambda w: _check(mirror, w, tag), works)
+        events: list[Event] = []
+        repaired: list[Work] = []
+        for work, (found, outcome, error) in zip(works, results, strict=True):
+            report.checked += 1
+            if error is not None and not found:
+                report.lookup_failed += 1
+                report.lines.append(f"{work.code}: lookup failed: {error}")
+                continue
+            if found:
+                report.divergent += 1
+                events.extend(_divergence_event(work, d) for d in found)
+                for d in found:
+                    report.by_rule[d.rule] += 1
+                    report.lines.append(
+                        f"{work.code}: {d.field} portal={d.portal_value} hub={d.hub_value} ({d.rule})"
+                        + ("" if d.repairable else ", not repairable through the portal's API")
+                    )
+            if outcome is not None:
+                events.append(outcome)
+                repaired.append(work)
+                ok = outcome.event_type is EventType.NATIONAL_STATUS_SYNCED and error is None
+                report.repaired += ok
+                report.repair_failed += not ok
+                if not ok:
+                    report.lines.append(f"{work.code}: repair failed: {error or outcome.payload.get('reason')}")
+        mirror.commit(repaired, events)
+        if progress is not None:
+            progress(report)
+        if codes is not None:
+            break
+    return report
