@@ -278,3 +278,24 @@ def test_corrupted_statuses_are_detected_reported_and_repaired(kafka_settings: S
     flagged = rows(hub.url, "SELECT dossier_code, divergences, last_divergence FROM v_dossier WHERE divergences > 0")
     assert {r[0] for r in flagged} == corrupted
     assert all(json.loads(r[2])["rule"] == "status-reported-as-9" for r in flagged)
+
+
+def test_the_mirror_runs_from_the_command_line(kafka_settings: Settings, tmp_path: Path) -> None:
+    world = build_world(100, seed=76, malformed_rate=0)
+    with PortalSimulator(build_portal_world(world)) as portal:
+        hub = start_hub(kafka_settings, tmp_path, world, portal)
+        hub.close()
+        env = hub_env(
+            hub.settings,
+            database_url=hub.url,
+            dvcqg_url=portal.url,
+            dvcqg_client_id=portal.client_id,
+            dvcqg_client_secret=portal.client_secret,
+        )
+        done = run_to_end(["policies", "run", "dvcqg-mirror", "--idle-exit", "2", "--reconcile-every", "1"], env)
+        status = run_to_end(["policies", "status"], env)
+        held = set(portal.state.dossiers)
+    assert done.returncode == 0, done.stderr
+    assert "synced=100" in done.stdout and "reconcile {" in done.stderr, "the periodic check ran beside it"
+    assert held == {r[0] for r in rows(hub.url, "SELECT dossier_code FROM v_dossier")}
+    assert "dvcqg-mirror: 100 dossiers tracked" in status.stdout
