@@ -102,6 +102,45 @@ def _run_connectors(settings: Settings, log: KafkaEventLog, echo: Callable[[str]
     return produced, parked
 
 
+def _mirror(
+    settings: Settings, log: KafkaEventLog, project: Callable[[int], None], echo: Callable[[str], None]
+) -> None:
+    """The national status mirror against a portal simulator that corrupts statuses 5/6/8 into 9, as one
+    province's was found doing; the divergence check finds them, and repairs once the portal behaves."""
+    from connectors.dvcqg.reconcile import reconcile
+    from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
+    from connectors.dvcqg.world import PortalWorld
+    from connectors.registry import POLICIES
+
+    with PortalSimulator(PortalWorld(), PortalFaults(partial_batch_rate=0.05, corrupt_statuses=True)) as portal:
+        local = settings.model_copy(
+            update={
+                "dvcqg_url": portal.url,
+                "dvcqg_client_id": portal.client_id,
+                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                "dvcqg_mirror_retry_base_s": 0.1,
+                "dvcqg_mirror_retry_max_s": 0.5,
+            }
+        )
+        mirror = POLICIES["dvcqg-mirror"].build(local, log)
+        try:
+            mirror.run(idle_exit_s=1.5, interval_s=0.3)
+            project(mirror.counters["synced"] + mirror.counters["failed_attempts"])
+            echo(
+                f"\nnational portal mirror {portal.url}: {mirror.counters['synced']} dossiers mirrored "
+                f"(insert/update + steps in batches of <= 10), {mirror.counters['partial_batches']} partly failed "
+                f"batches re-sent, {mirror.counters['failed_attempts']} failed attempts retried"
+            )
+            portal.faults.corrupt_statuses = False
+            report = reconcile(mirror)
+            project(2 * report.divergent)
+            echo(f"divergence check (hub reconcile dvcqg): {report.summary()}")
+            for line in report.lines[:6]:
+                echo(f"  {line}")
+        finally:
+            mirror.close()
+
+
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
     broker = EmbeddedBroker().start() if embedded else None
     workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
@@ -137,18 +176,22 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
             activate_first_generation(engine, projection)
         dead_letters = DeadLetters(log, settings.dead_letter_topic)
         runner = ProjectionRunner(engine, codec, dead_letters, list(PROJECTIONS.values()), name="hub-demo")
-        source = KafkaRecordSource(settings, [settings.dossier_topic])
-        runner.seek(source, sorted(source.assignment()))
-        deadline = time.monotonic() + 30
-        try:
-            expected = len(events) + len(bad) + from_connectors
-            runner.run(
-                source,
-                commit_to_kafka=False,
-                should_stop=lambda: runner.totals.records >= expected or time.monotonic() > deadline,
-            )
-        finally:
-            source.close()
+
+        def project(expected: int) -> None:
+            source = KafkaRecordSource(settings, [settings.dossier_topic])
+            runner.seek(source, sorted(source.assignment()))
+            deadline, goal = time.monotonic() + 30, runner.totals.records + expected
+            try:
+                runner.run(
+                    source,
+                    commit_to_kafka=False,
+                    should_stop=lambda: runner.totals.records >= goal or time.monotonic() > deadline,
+                )
+            finally:
+                source.close()
+
+        project(len(events) + len(bad) + from_connectors)
+        _mirror(settings, log, project, echo)
         totals = runner.totals
         echo(f"projected into {settings.database_url}: {totals.applied} events applied, {totals.parked} parked")
         _show_read_models(engine, echo)
