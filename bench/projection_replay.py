@@ -27,14 +27,12 @@ from contextlib import ExitStack
 
 import fastavro
 
-from hub.bootstrap import make_codec, make_engine
-from hub.dead_letters import DeadLetters
+from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
 from hub.local.postgres import ThrowawayPostgres
 from hub.local.postgres import create_database as new_database
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record
-from hub.projection_runner import ProjectionRunner
 from hub.projection_store import activate_first_generation
 from hub.settings import Settings
 from hub.sql_store import insert_rows
@@ -148,9 +146,7 @@ def per_event_rate(records: list[Record], settings: Settings, url: str) -> float
     for projection in PROJECTIONS.values():
         activate_first_generation(engine, projection)
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ProjectionRunner(
-        engine, log.codec, DeadLetters(log, settings.dead_letter_topic), list(PROJECTIONS.values()), name="baseline"
-    )
+    runner = make_projection_runner(settings, log, engine, list(PROJECTIONS.values()), name="baseline")
     started = time.perf_counter()
     for record in records:
         runner.apply([record])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
@@ -11,14 +11,22 @@ from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
-from hub.ports import TopicPartition, Upstream
+from hub.ports import Projection, TopicPartition, Upstream
+from hub.projection_runner import ProjectionRunner
 from hub.schema_registry import HttpSchemaRegistry
 from hub.schemas import SchemaSet
 from hub.settings import Settings
 from hub.sql_store import make_engine as _engine
 from hub.sql_store import migrate
 
-__all__ = ["make_codec", "make_connector_runner", "make_engine", "make_log_end", "make_schemas"]
+__all__ = [
+    "make_codec",
+    "make_connector_runner",
+    "make_engine",
+    "make_log_end",
+    "make_projection_runner",
+    "make_schemas",
+]
 
 
 def make_schemas(settings: Settings) -> SchemaSet:
@@ -46,6 +54,26 @@ def make_connector_runner(upstream: Upstream, settings: Settings, log: KafkaEven
     """A connector over ``upstream``: events and dead letters go through ``log``, state to the read store."""
     store = ConnectorStateStore(make_engine(settings))
     return ConnectorRunner(upstream, log, DeadLetters(log, settings.dead_letter_topic), store, settings)
+
+
+def make_projection_runner(
+    settings: Settings,
+    log: KafkaEventLog,
+    engine: Engine,
+    projections: Sequence[Projection],
+    *,
+    name: str,
+    rebuild_generation: int | None = None,
+) -> ProjectionRunner:
+    """``projections`` over ``engine``, decoding with ``log``'s codec and parking what it cannot decode."""
+    return ProjectionRunner(
+        engine,
+        log.codec,
+        DeadLetters(log, settings.dead_letter_topic),
+        projections,
+        name=name,
+        rebuild_generation=rebuild_generation,
+    )
 
 
 def make_log_end(settings: Settings) -> Callable[[], dict[TopicPartition, int]]:

@@ -9,13 +9,12 @@ from typing import Any
 
 import click
 
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.cli_context import settings_of
-from hub.dead_letters import DeadLetters
 from hub.errors import HubError
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.ports import Projection
-from hub.projection_runner import BatchResult, ProjectionRunner
+from hub.projection_runner import BatchResult
 from hub.projection_store import activate_first_generation, begin_rebuild, generations_of, read_offsets, try_swap
 from hub.settings import Settings
 from projections.registry import PROJECTIONS, projection
@@ -57,9 +56,7 @@ def run(
         activate_first_generation(engine, p)
     ensure_topics(settings, hub_topics(settings))
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ProjectionRunner(
-        engine, log.codec, DeadLetters(log, settings.dead_letter_topic), chosen, name=settings.projection_group
-    )
+    runner = make_projection_runner(settings, log, engine, chosen, name=settings.projection_group)
     if partitions and not standalone:
         raise click.UsageError("--partitions needs --standalone (a consumer group assigns partitions itself)")
     if standalone:
@@ -106,13 +103,8 @@ def rebuild_projection(settings: Settings, target: Projection, *, show_progress:
     engine = make_engine(settings)
     generation = begin_rebuild(engine, target)
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ProjectionRunner(
-        engine,
-        log.codec,
-        DeadLetters(log, settings.dead_letter_topic),
-        [target],
-        name=f"rebuild-{target.name}",
-        rebuild_generation=generation,
+    runner = make_projection_runner(
+        settings, log, engine, [target], name=f"rebuild-{target.name}", rebuild_generation=generation
     )
     source = KafkaRecordSource(settings, [settings.dossier_topic])
     runner.seek(source, sorted(source.assignment()))

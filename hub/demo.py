@@ -18,12 +18,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.bootstrap import make_codec, make_connector_runner, make_engine
-from hub.dead_letters import DeadLetters
+from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record, Upstream
-from hub.projection_runner import ProjectionRunner
 from hub.projection_store import activate_first_generation
 from hub.sample_dossiers import sample_dossiers
 from hub.settings import Settings
@@ -174,8 +172,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         engine = make_engine(settings)
         for projection in PROJECTIONS.values():
             activate_first_generation(engine, projection)
-        dead_letters = DeadLetters(log, settings.dead_letter_topic)
-        runner = ProjectionRunner(engine, codec, dead_letters, list(PROJECTIONS.values()), name="hub-demo")
+        runner = make_projection_runner(settings, log, engine, list(PROJECTIONS.values()), name="hub-demo")
 
         def project(expected: int) -> None:
             source = KafkaRecordSource(settings, [settings.dossier_topic])

@@ -8,12 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.bootstrap import make_codec, make_engine
-from hub.dead_letters import DeadLetters
+from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.events import Event
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
 from hub.ports import Projection
-from hub.projection_runner import ProjectionRunner, RunTotals
+from hub.projection_runner import RunTotals
 from hub.projection_store import activate_first_generation
 from hub.settings import Settings
 from projections.registry import PROJECTIONS
@@ -63,7 +62,7 @@ def project(
     for p in chosen:
         activate_first_generation(engine, p)
     log = KafkaEventLog(settings, make_codec(settings))
-    runner = ProjectionRunner(engine, log.codec, DeadLetters(log, settings.dead_letter_topic), chosen, name="test")
+    runner = make_projection_runner(settings, log, engine, chosen, name="test")
     source = KafkaRecordSource(settings, [settings.dossier_topic])
     runner.seek(source, sorted(source.assignment()))
     deadline = time.monotonic() + timeout_s

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_codec, make_projection_runner
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
 from hub.local.postgres import create_database
 from hub.settings import Settings
@@ -201,8 +201,6 @@ class ProjectionContract:
     def test_two_runners_in_a_group_split_partitions(
         self, kafka_settings: Settings, new_store: Callable[[], str]
     ) -> None:
-        from hub.dead_letters import DeadLetters
-        from hub.projection_runner import ProjectionRunner
         from hub.projection_store import activate_first_generation
 
         settings = fresh_topic(kafka_settings)
@@ -220,13 +218,7 @@ class ProjectionContract:
 
         def member(index: int) -> None:
             log = KafkaEventLog(with_url, make_codec(with_url))
-            runner = ProjectionRunner(
-                engine,
-                log.codec,
-                DeadLetters(log, settings.dead_letter_topic),
-                list(PROJECTIONS.values()),
-                name=f"member-{index}",
-            )
+            runner = make_projection_runner(with_url, log, engine, list(PROJECTIONS.values()), name=f"member-{index}")
             holder: list[KafkaRecordSource] = []
             source = KafkaRecordSource(
                 with_url,
