@@ -142,6 +142,15 @@ def make_portal_app(
             return _answer("401", "token đã hết hạn", status=401)
         return None
 
+    async def admit(authorization: str | None, key: str | None) -> JSONResponse | None:
+        """The gate of every call that changes the portal: token, a key seen before, faults before work."""
+        if (denied := authorised(authorization)) or (seen := once(key)):
+            return denied or seen
+        if failed := await faulty():
+            forget(key)
+            return failed
+        return None
+
     @app.post("/oauth/token")
     async def token(request: Request) -> Any:
         body = await request.json()
@@ -171,11 +180,8 @@ def make_portal_app(
         authorization: str | None = Header(None),
         idempotency_key: str | None = Header(None),
     ) -> Any:
-        if (denied := authorised(authorization)) or (seen := once(idempotency_key)):
-            return denied or seen
-        if failed := await faulty():
-            forget(idempotency_key)
-            return failed
+        if refused := await admit(authorization, idempotency_key):
+            return refused
         body = await request.json()
         items = body.get("data") or []
         if len(items) != 1 or not items[0].get("MaHoSo"):
@@ -203,11 +209,8 @@ def make_portal_app(
         authorization: str | None = Header(None),
         idempotency_key: str | None = Header(None),
     ) -> Any:
-        if (denied := authorised(authorization)) or (seen := once(idempotency_key)):
-            return denied or seen
-        if failed := await faulty():
-            forget(idempotency_key)
-            return failed
+        if refused := await admit(authorization, idempotency_key):
+            return refused
         steps = (await request.json()).get("data") or []
         if len(steps) > MAX_STEPS:
             return await answer(remember(idempotency_key, _body("3", f"tối đa {MAX_STEPS} bước mỗi lần")))
