@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from hub.sql_store import connector_state_table, dumps, is_postgres, loads
+from hub.sql_store import connector_state_table, dumps, loads, upsert
 
 __all__ = ["COUNTERS", "ConnectorState", "ConnectorStateStore"]
 
@@ -50,8 +49,7 @@ class ConnectorStateStore:
             "updated_at": state.updated_at,
         }
         with self.engine.begin() as conn:
-            insert = postgresql.insert(S) if is_postgres(conn) else sqlite.insert(S)
-            conn.execute(insert.values(**values).on_conflict_do_update(index_elements=["name"], set_=values))
+            upsert(conn, S, [values])
 
     def all(self) -> list[ConnectorState]:
         with self.engine.connect() as conn:

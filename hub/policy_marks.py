@@ -21,12 +21,11 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from hub.ports import TopicPartition
 from hub.projection_store import info, read_offsets
-from hub.sql_store import is_postgres, policy_marks_table
+from hub.sql_store import policy_marks_table, upsert
 
 __all__ = ["ReplayGuard"]
 
@@ -70,11 +69,7 @@ class ReplayGuard:
         if not rows:
             return
         with self.engine.begin() as conn:
-            insert = postgresql.insert(M) if is_postgres(conn) else sqlite.insert(M)
-            statement = insert.on_conflict_do_update(
-                index_elements=["policy", "topic", "partition"], set_={"next_offset": insert.excluded.next_offset}
-            )
-            conn.execute(statement, rows)
+            upsert(conn, M, rows)
 
     def live(self) -> bool:
         marks = self.marks()

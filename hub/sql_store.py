@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import ConfigError
@@ -35,6 +36,7 @@ __all__ = [
     "projections_table",
     "replace_rows",
     "select_in",
+    "upsert",
 ]
 
 METADATA = sa.MetaData()
@@ -182,6 +184,16 @@ def select_in(conn: Connection, query: sa.Select[Any], column: sa.ColumnElement[
     for start in range(0, len(keys), 900):
         found.extend(conn.execute(query.where(column.in_(keys[start : start + 900]))))
     return found
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, or overwrite the non-key columns of those whose primary key exists (both databases)."""
+    if not rows:
+        return
+    insert = postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    update = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
+    conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=update), rows)
 
 
 def replace_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.dvcqg.mirror_payload import dossier_item, step_item
 from hub.errors import HubError
 from hub.projection_store import info
-from hub.sql_store import dumps, is_postgres, loads, mirror_table, select_in
+from hub.sql_store import dumps, loads, mirror_table, select_in, upsert
 from projections.dossier_fold import PORTAL_TYPES, STEP_TYPES
 from projections.registry import projection
 
@@ -193,9 +192,7 @@ class MirrorStore:
         if not rows:
             return
         with self.engine.begin() as conn:
-            insert = postgresql.insert(MIRROR) if is_postgres(conn) else sqlite.insert(MIRROR)
-            update = {c.name: insert.excluded[c.name] for c in MIRROR.columns if c.name != "dossier_code"}
-            conn.execute(insert.on_conflict_do_update(index_elements=["dossier_code"], set_=update), rows)
+            upsert(conn, MIRROR, rows)
 
     def counts(self) -> dict[str, int]:
         """For status displays: dossiers the mirror has touched, waiting to retry, with an error."""
