@@ -12,8 +12,21 @@ from hub.settings import Settings
 if TYPE_CHECKING:
     from connectors.dvcqg.client import DvcqgClient
     from connectors.dvcqg.mirror import NationalMirror
+    from connectors.paygov.client import PayGovClient
+    from connectors.vnpost.client import VnpostClient
+    from hub.policy_loop import Policy, PolicyOptions
 
-__all__ = ["CONNECTORS", "POLICIES", "ConnectorSpec", "PolicySpec", "build_upstream", "dvcqg_client"]
+__all__ = [
+    "CONNECTORS",
+    "POLICIES",
+    "ConnectorSpec",
+    "PolicySpec",
+    "build_upstream",
+    "dvcqg_client",
+    "national_mirror",
+    "paygov_client",
+    "vnpost_client",
+]
 
 
 @dataclass(frozen=True)
@@ -66,10 +79,10 @@ def build_upstream(name: str, settings: Settings) -> Upstream:
 class PolicySpec:
     name: str
     description: str
-    build: Callable[[Settings, EventLog], NationalMirror]
+    build: Callable[[Settings, EventLog], Policy]
 
 
-def _national_mirror(settings: Settings, events: EventLog) -> NationalMirror:
+def national_mirror(settings: Settings, events: EventLog) -> NationalMirror:
     from connectors.dvcqg.mirror import MirrorOptions, NationalMirror
     from connectors.dvcqg.mirror_store import MirrorStore
     from hub.bootstrap import make_engine, make_log_end
@@ -87,10 +100,89 @@ def _national_mirror(settings: Settings, events: EventLog) -> NationalMirror:
     return NationalMirror(dvcqg_client(settings), MirrorStore(engine), events, guard, options)
 
 
+def paygov_client(settings: Settings) -> PayGovClient:
+    from connectors.paygov.client import PayGovClient
+
+    return PayGovClient(
+        settings.paygov_url,
+        settings.paygov_merchant_code,
+        settings.paygov_secret_value(),
+        timeout_s=settings.paygov_timeout_s,
+    )
+
+
+def vnpost_client(settings: Settings) -> VnpostClient:
+    from connectors.vnpost.client import VnpostClient
+
+    return VnpostClient(
+        settings.vnpost_url,
+        settings.vnpost_customer_code,
+        settings.vnpost_secret_value(),
+        timeout_s=settings.vnpost_timeout_s,
+    )
+
+
+def _policy_options(settings: Settings) -> PolicyOptions:
+    from hub.policy_loop import PolicyOptions
+
+    return PolicyOptions(
+        batch=settings.policy_batch,
+        retry_base_s=settings.policy_retry_base_s,
+        retry_max_s=settings.policy_retry_max_s,
+        max_attempts=settings.policy_max_attempts,
+    )
+
+
+def _payments(settings: Settings, events: EventLog) -> Policy:
+    from connectors.paygov.book import PaymentBook
+    from connectors.paygov.policy import PaymentPolicy
+    from hub.bootstrap import make_engine, make_log_end
+    from hub.policy_marks import ReplayGuard
+
+    engine = make_engine(settings)
+    guard = ReplayGuard(engine, "paygov-payments", ["payments"], make_log_end(settings))
+    return PaymentPolicy(
+        paygov_client(settings),
+        PaymentBook(engine, events),
+        events,
+        guard,
+        _policy_options(settings),
+        requery_after_s=settings.paygov_requery_after_s,
+        requery_every_s=settings.paygov_requery_every_s,
+    )
+
+
+def _postal(settings: Settings, events: EventLog) -> Policy:
+    from connectors.vnpost.policy import PostalPolicy
+    from hub.bootstrap import make_engine, make_log_end
+    from hub.policy_marks import ReplayGuard
+
+    engine = make_engine(settings)
+    guard = ReplayGuard(engine, "vnpost-orders", ["dossier_state", "postal"], make_log_end(settings))
+    return PostalPolicy(
+        vnpost_client(settings),
+        engine,
+        events,
+        guard,
+        _policy_options(settings),
+        track_after_s=settings.vnpost_track_after_s,
+    )
+
+
 POLICIES: dict[str, PolicySpec] = {
     "dvcqg-mirror": PolicySpec(
         "dvcqg-mirror",
         "mirrors each dossier's status and steps to the national portal (DongBoHoSoMC, CapNhatTienDoHoSoMC)",
-        _national_mirror,
+        national_mirror,
+    ),
+    "paygov-payments": PolicySpec(
+        "paygov-payments",
+        "starts a PayGov payment for each fee assessed (INIT); asks about payments pending over 30 min (QUERY)",
+        _payments,
+    ),
+    "vnpost-orders": PolicySpec(
+        "vnpost-orders",
+        "orders VNPost pickup of dossiers submitted by post and delivery of their results; polls silent items",
+        _postal,
     ),
 }

@@ -224,13 +224,14 @@ def demo(ctx: click.Context, embedded: bool) -> None:
 
 def _register_subcommands() -> None:
     from hub.cli_connectors import connectors, simulators
-    from hub.cli_policies import policies, reconcile
+    from hub.cli_policies import callbacks, policies, reconcile
     from hub.cli_projections import projections
 
     cli.add_command(projections)
     cli.add_command(connectors)
     cli.add_command(policies)
     cli.add_command(reconcile)
+    cli.add_command(callbacks)
     cli.add_command(simulators)
 
 

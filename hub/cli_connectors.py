@@ -108,18 +108,43 @@ def simulators() -> None:
 
 
 @simulators.command("run")
-@click.argument("name", type=click.Choice(["onestop", "dvcqg"]))
-@click.option("--port", type=int, help="Default: 8090 (one-stop), 8091 (DVCQG).")
+@click.argument("name", type=click.Choice(["onestop", "dvcqg", "paygov", "vnpost"]))
+@click.option("--port", type=int, help="Default: 8090 (one-stop), 8091 (DVCQG), 8092 (PayGov), 8093 (VNPost).")
 @click.option("--dossiers", default=2000, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--faults", type=click.Choice(["none", "realistic"]), default="none", show_default=True)
-def run_simulator(name: str, port: int | None, dossiers: int, seed: int, faults: str) -> None:
-    """Serve a simulated system until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed)."""
+@click.option(
+    "--callback-url",
+    help="PayGov/VNPost: where to push callbacks (e.g. http://127.0.0.1:8095/callbacks/paygov/ipn).",
+)
+def run_simulator(name: str, port: int | None, dossiers: int, seed: int, faults: str, callback_url: str | None) -> None:
+    """Serve a simulated system until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed;
+    PayGov and VNPost serve whatever the hub orders, with the test secrets printed)."""
     from connectors.onestop.world import build_world
 
     world = build_world(dossiers, seed)
     with contextlib.ExitStack() as stack:
-        if name == "onestop":
+        if name == "paygov":
+            from connectors.paygov.simulator import PayGovFaults, PayGovSimulator
+
+            pay_faults = PayGovFaults.realistic() if faults == "realistic" else PayGovFaults()
+            pay = stack.enter_context(
+                PayGovSimulator(pay_faults, callback_url=callback_url, seed=seed, port=port or 8092)
+            )
+            click.echo(
+                f"PayGov simulator: {pay.url} (merchant {pay.merchant_code}, secret {pay.secret}; faults {faults})"
+            )
+        elif name == "vnpost":
+            from connectors.vnpost.simulator import VnpostFaults, VnpostSimulator
+
+            post_faults = VnpostFaults.realistic() if faults == "realistic" else VnpostFaults()
+            post = stack.enter_context(
+                VnpostSimulator(post_faults, callback_url=callback_url, seed=seed, port=port or 8093)
+            )
+            click.echo(
+                f"VNPost simulator: {post.url} (customer {post.customer_code}, secret {post.secret}; faults {faults})"
+            )
+        elif name == "onestop":
             from connectors.onestop.simulator import Faults, OnestopSimulator
 
             chosen = Faults.realistic() if faults == "realistic" else Faults()

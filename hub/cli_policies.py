@@ -1,19 +1,24 @@
-"""``hub policies list|run|status`` and ``hub reconcile dvcqg``."""
+"""``hub policies list|run|status``, ``hub reconcile dvcqg|payments|postal`` and ``hub callbacks serve``."""
 
 from __future__ import annotations
 
 import json
 import signal
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from connectors.registry import POLICIES
+from connectors.divergence import FindingReport
+from connectors.registry import POLICIES, national_mirror
 from hub.bootstrap import make_codec
 from hub.cli_context import settings_of
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 
-__all__ = ["policies", "reconcile"]
+if TYPE_CHECKING:
+    from hub.policy_loop import Policy
+
+__all__ = ["callbacks", "policies", "reconcile"]
 
 
 def _known(name: str) -> str:
@@ -38,18 +43,34 @@ def list_policies() -> None:
 @click.argument("name", callback=lambda ctx, param, value: _known(value))
 @click.option("--idle-exit", type=float, help="Stop once there has been nothing to send for this many seconds.")
 @click.option(
-    "--reconcile-every", type=float, help="Seconds between divergence checks (HUB_DVCQG_RECONCILE_INTERVAL_S; 0: off)."
+    "--reconcile-every",
+    type=float,
+    help="dvcqg-mirror: seconds between divergence checks (HUB_DVCQG_RECONCILE_INTERVAL_S; 0: off).",
 )
 @click.pass_context
 def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every: float | None) -> None:
     """Run a policy until stopped (SIGTERM/Ctrl-C finish the pass in flight). Needs `hub projections run`
-    on the same read store: the policy acts on the dossier_state and timeline projections."""
+    on the same read store: policies act on the projections (dossier_state, timeline, payments, postal)."""
     from connectors.dvcqg.reconcile import reconcile as check
 
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
     log = KafkaEventLog(settings, make_codec(settings))
-    mirror = POLICIES[name].build(settings, log)
+    every: list[tuple[float, Callable[[], object]]] = []
+    if name == "dvcqg-mirror":
+        mirror = national_mirror(settings, log)
+        period = settings.dvcqg_reconcile_interval_s if reconcile_every is None else reconcile_every
+
+        def periodic() -> None:
+            report = check(mirror)
+            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
+
+        every.append((period, periodic))
+        policy: Policy = mirror
+        click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
+    else:
+        policy = POLICIES[name].build(settings, log)
+        click.echo(f"{name}: {POLICIES[name].description}", err=True)
     stop = [False]
 
     def handler(signum: int, frame: Any) -> None:
@@ -57,22 +78,12 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    period = settings.dvcqg_reconcile_interval_s if reconcile_every is None else reconcile_every
-
-    def periodic() -> None:
-        report = check(mirror)
-        click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
-
-    click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
     try:
-        counters = mirror.run(
-            should_stop=lambda: stop[0],
-            idle_exit_s=idle_exit,
-            interval_s=settings.policy_interval_s,
-            every=[(period, periodic)],
+        counters = policy.run(
+            should_stop=lambda: stop[0], idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every
         )
     finally:
-        mirror.close()
+        policy.close()
         log.close()
     click.echo(f"{name}: " + " ".join(f"{k}={v}" for k, v in sorted(counters.items())))
 
@@ -111,7 +122,7 @@ def reconcile_dvcqg(ctx: click.Context, codes: tuple[str, ...], no_repair: bool,
 
     settings = settings_of(ctx)
     log = KafkaEventLog(settings, make_codec(settings))
-    mirror = POLICIES["dvcqg-mirror"].build(settings, log)
+    mirror = national_mirror(settings, log)
     try:
         report = check(
             mirror,
@@ -128,3 +139,86 @@ def reconcile_dvcqg(ctx: click.Context, codes: tuple[str, ...], no_repair: bool,
     click.echo(json.dumps(summary) if as_json else " ".join(f"{k}={v}" for k, v in summary.items()))
     unresolved = report.divergent - report.repaired if not no_repair else report.divergent
     ctx.exit(1 if unresolved or report.lookup_failed else 0)
+
+
+def _findings(ctx: click.Context, system: str, report: FindingReport, as_json: bool) -> None:
+    """Print a reconciliation's lines and summary; exit 1 when anything disagrees."""
+    for finding in report.findings:
+        click.echo(finding.line())
+    summary = report.summary()
+    click.echo(json.dumps(summary) if as_json else f"{system}: " + " ".join(f"{k}={v}" for k, v in summary.items()))
+    ctx.exit(1 if report.findings else 0)
+
+
+@reconcile.command("payments")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
+    """Compare the hub's fees and payments with PayGov's settlement statement: each mismatch is a
+    DivergenceDetected event and a report line. Exit 1 when any remains."""
+    from connectors.paygov.book import PaymentBook
+    from connectors.paygov.reconcile import reconcile_payments
+    from connectors.registry import paygov_client
+    from hub.bootstrap import make_engine
+    from hub.events import SourceSystem
+
+    settings = settings_of(ctx)
+    log = KafkaEventLog(settings, make_codec(settings))
+    client = paygov_client(settings)
+    try:
+        report = reconcile_payments(
+            PaymentBook(make_engine(settings), log), client, in_flight_s=settings.paygov_requery_after_s
+        )
+        log.append(report.events(SourceSystem.PAYGOV))
+    finally:
+        client.close()
+        log.close()
+    _findings(ctx, "payments", report, as_json)
+
+
+@reconcile.command("postal")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def reconcile_postal_command(ctx: click.Context, as_json: bool) -> None:
+    """Compare the hub's postal items with VNPost's orders: each mismatch is a DivergenceDetected
+    event and a report line. Exit 1 when any remains."""
+    from connectors.registry import vnpost_client
+    from connectors.vnpost.reconcile import reconcile_postal
+    from hub.bootstrap import make_engine
+    from hub.events import SourceSystem
+
+    settings = settings_of(ctx)
+    log = KafkaEventLog(settings, make_codec(settings))
+    client = vnpost_client(settings)
+    try:
+        report = reconcile_postal(make_engine(settings), client)
+        log.append(report.events(SourceSystem.VNPOST))
+    finally:
+        client.close()
+        log.close()
+    _findings(ctx, "postal", report, as_json)
+
+
+@click.group()
+def callbacks() -> None:
+    """The endpoint PayGov (IPN) and VNPost (tracking) push to."""
+
+
+@callbacks.command("serve")
+@click.pass_context
+def callbacks_serve(ctx: click.Context) -> None:
+    """Serve /callbacks/paygov/ipn and /callbacks/vnpost/tracking on HUB_CALLBACK_HOST:HUB_CALLBACK_PORT
+    until stopped. Needs the PayGov and VNPost secrets (HUB_PAYGOV_SECRET, HUB_VNPOST_SECRET or *_FILE)."""
+    import uvicorn
+
+    from connectors.callbacks import build_callback_app
+
+    settings = settings_of(ctx)
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings))
+    try:
+        app = build_callback_app(settings, log)
+        click.echo(f"callbacks: listening on http://{settings.callback_host}:{settings.callback_port}", err=True)
+        uvicorn.run(app, host=settings.callback_host, port=settings.callback_port, log_level="warning")
+    finally:
+        log.close()

@@ -108,7 +108,7 @@ def _mirror(
     from connectors.dvcqg.reconcile import reconcile
     from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
     from connectors.dvcqg.world import PortalWorld
-    from connectors.registry import POLICIES
+    from connectors.registry import national_mirror
 
     with PortalSimulator(PortalWorld(), PortalFaults(partial_batch_rate=0.05, corrupt_statuses=True)) as portal:
         local = settings.model_copy(
@@ -120,7 +120,7 @@ def _mirror(
                 "dvcqg_mirror_retry_max_s": 0.5,
             }
         )
-        mirror = POLICIES["dvcqg-mirror"].build(local, log)
+        mirror = national_mirror(local, log)
         try:
             mirror.run(idle_exit_s=1.5, interval_s=0.3)
             project(mirror.counters["synced"] + mirror.counters["failed_attempts"])

@@ -85,6 +85,46 @@ class Settings(BaseSettings):
     """How often the running mirror compares the portal's copies with the hub (0: only on demand)."""
     policy_interval_s: float = 1.0
     """Pause of a policy between passes when it found nothing to do."""
+    policy_batch: int = 200
+    """Items the payment and postal policies take per pass."""
+    policy_retry_base_s: float = 2.0
+    """First backoff after a failed call of the payment and postal policies; doubles per attempt."""
+    policy_retry_max_s: float = 300.0
+    """Ceiling of that backoff."""
+    policy_max_attempts: int = 8
+    """Failed attempts after which an item is parked (until `hub reconcile` or an operator acts)."""
+    paygov_url: str = "http://127.0.0.1:8092/"
+    """Base URL of PayGov's merchant API (INIT, QUERY, settlement statement)."""
+    paygov_merchant_code: str = "MOTCUA"
+    """Merchant code PayGov issued to the province (sent as X-Merchant-Code)."""
+    paygov_secret: SecretStr | None = None
+    """Merchant secret: authenticates calls and signs IPNs (MaXacThuc); or HUB_PAYGOV_SECRET_FILE."""
+    paygov_secret_file: Path | None = None
+    """File holding the PayGov merchant secret."""
+    paygov_timeout_s: float = 10.0
+    """Timeout of each call to PayGov."""
+    paygov_requery_after_s: float = 1800.0
+    """A payment with no outcome this long after INIT is asked for with QUERY (PayGov's guides: 30 min)."""
+    paygov_requery_every_s: float = 600.0
+    """Pause between two QUERYs of the same still-pending payment."""
+    vnpost_url: str = "http://127.0.0.1:8093/"
+    """Base URL of the VNPost BCCI order API."""
+    vnpost_customer_code: str = "MOTCUA"
+    """CustomerCode VNPost issued to the province."""
+    vnpost_secret: SecretStr | None = None
+    """VNPost API token; also signs tracking callbacks (X-Signature); or HUB_VNPOST_SECRET_FILE."""
+    vnpost_secret_file: Path | None = None
+    """File holding the VNPost secret."""
+    vnpost_timeout_s: float = 10.0
+    """Timeout of each call to VNPost."""
+    vnpost_track_after_s: float = 3600.0
+    """An item with no tracking news this long is asked for (a lost callback must not hide a delivery)."""
+    callback_host: str = "127.0.0.1"
+    """Interface of the callback endpoint (PayGov IPN, VNPost tracking): `hub callbacks serve`."""
+    callback_port: int = 8095
+    """Port of the callback endpoint."""
+    callback_max_bytes: int = 16_384
+    """Largest callback body accepted; larger ones are refused with 413 before parsing."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None
@@ -92,16 +132,28 @@ class Settings(BaseSettings):
     identity_key_file: Path | None = None
     """File holding the identity key (e.g. a mounted secret); used when HUB_IDENTITY_KEY is unset."""
 
-    def dvcqg_secret(self) -> str:
-        """The portal client secret, from the variable or the file; a ConfigError when neither is set."""
-        if self.dvcqg_client_secret is not None:
-            return self.dvcqg_client_secret.get_secret_value()
-        if self.dvcqg_client_secret_file is not None:
+    @staticmethod
+    def _secret(value: SecretStr | None, file: Path | None, name: str, purpose: str) -> str:
+        """A secret from HUB_<name> or the file HUB_<name>_FILE; a ConfigError when neither is set."""
+        if value is not None:
+            return value.get_secret_value()
+        if file is not None:
             try:
-                return self.dvcqg_client_secret_file.read_text(encoding="utf-8").strip()
+                return file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError(f"cannot read HUB_DVCQG_CLIENT_SECRET_FILE: {exc}") from exc
-        raise ConfigError("set HUB_DVCQG_CLIENT_SECRET or HUB_DVCQG_CLIENT_SECRET_FILE to reach the national portal")
+                raise ConfigError(f"cannot read HUB_{name}_FILE: {exc}") from exc
+        raise ConfigError(f"set HUB_{name} or HUB_{name}_FILE to {purpose}")
+
+    def dvcqg_secret(self) -> str:
+        return self._secret(
+            self.dvcqg_client_secret, self.dvcqg_client_secret_file, "DVCQG_CLIENT_SECRET", "reach the national portal"
+        )
+
+    def paygov_secret_value(self) -> str:
+        return self._secret(self.paygov_secret, self.paygov_secret_file, "PAYGOV_SECRET", "reach PayGov")
+
+    def vnpost_secret_value(self) -> str:
+        return self._secret(self.vnpost_secret, self.vnpost_secret_file, "VNPOST_SECRET", "reach VNPost")
 
     def identity_key_bytes(self) -> bytes:
         """The identity HMAC key, from the variable or the file; a ConfigError when neither is set."""

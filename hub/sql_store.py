@@ -32,11 +32,14 @@ __all__ = [
     "migrate",
     "mirror_table",
     "offsets_table",
+    "paygov_table",
     "policy_marks_table",
     "projections_table",
     "replace_rows",
+    "security_events_table",
     "select_in",
     "upsert",
+    "vnpost_table",
 ]
 
 METADATA = sa.MetaData()
@@ -102,6 +105,63 @@ policy_marks_table = sa.Table(
     sa.Column("partition", sa.Integer, primary_key=True),
     sa.Column("next_offset", sa.BigInteger, nullable=False),
     comment="How far into the log each policy has acted; read models below it are replaying, so it sends nothing.",
+)
+
+
+paygov_table = sa.Table(
+    "hub_paygov",
+    METADATA,
+    sa.Column("payment_ref", sa.String(64), primary_key=True),
+    sa.Column("dossier_code", sa.String(64), nullable=False),
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("initiated", sa.Boolean, nullable=False, default=False),
+    sa.Column("initiated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("payment_url", sa.Text, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("outcome_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("transaction_id", sa.String(64), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("queries", sa.Integer, nullable=False, default=0),
+    sa.Column("last_query_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Per payment reference, what PayGov acknowledged (INIT) and the outcome the hub recorded "
+    "(once per reference); the payment policy's retry and re-query state. Records calls made.",
+)
+
+vnpost_table = sa.Table(
+    "hub_vnpost",
+    METADATA,
+    sa.Column("order_key", sa.String(80), primary_key=True),
+    sa.Column("dossier_code", sa.String(64), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("item_code", sa.String(32), nullable=True),
+    sa.Column("reply_status", sa.String(8), nullable=True),
+    sa.Column("ordered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_query_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Per dossier and direction (PICKUP, DELIVERY), the VNPost order the postal policy created "
+    "(ItemCode) and its retry state. Records calls made.",
+)
+
+security_events_table = sa.Table(
+    "hub_security_events",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(64), nullable=True),
+    sa.Column("dossier_code", sa.String(64), nullable=True),
+    sa.Column("remote", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_hub_security_events_at", "at"),
+    comment="Callbacks refused for security reasons (bad signature, amount mismatch, unknown reference): "
+    "never payments nor tracking. No raw identity numbers: callbacks carry none, details are ours.",
 )
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from hub.ports import Projection
 from projections.dossier_state import DossierStateProjection
+from projections.payments import PaymentsProjection
+from projections.postal import PostalProjection
 from projections.timeline import TimelineProjection
 
 __all__ = ["PROJECTIONS", "projection"]
 
-PROJECTIONS: dict[str, Projection] = {p.name: p for p in (TimelineProjection(), DossierStateProjection())}
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p
+    for p in (
+        TimelineProjection(),
+        DossierStateProjection(),
+        PaymentsProjection(),
+        PostalProjection(),
+    )
+}
 
 
 def projection(name: str) -> Projection:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from connectors.dvcqg.mapping import map_portal_record
+from connectors.json_api import JsonApi
 from connectors.record_fields import redact_identities
 from hub.errors import UpstreamError
 from hub.events import Event
@@ -23,32 +24,24 @@ class DvcqgClient:
     """Authenticated JSON calls. A 401 gets one fresh token and one retry; anything else is the caller's."""
 
     def __init__(self, url: str, client_id: str, client_secret: str, *, timeout_s: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+        self.api = JsonApi("DVCQG", url, timeout_s=timeout_s)
+        self.url = self.api.url
         self._credentials = {"client_id": client_id, "client_secret": client_secret}
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
         self._token: str | None = None
         self._lock = threading.Lock()
         self.renewals = 0
 
     def _renew(self) -> str:
         with self._lock:
-            reply = self._send("POST", "/oauth/token", json=self._credentials, authorised=False)
+            reply = self.api.send("POST", "/oauth/token", json=self._credentials)
             if reply.status_code != 200:
                 raise UpstreamError(f"DVCQG refused the hub's credentials: HTTP {reply.status_code} {reply.text[:200]}")
             self._token = str(reply.json()["access_token"])
             self.renewals += 1
             return self._token
 
-    def _send(
-        self, method: str, path: str, *, authorised: bool = True, idempotency_key: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self._token}"} if authorised else {}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        try:
-            return self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"DVCQG {path} failed: {type(exc).__name__}: {exc}") from exc
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.api.send(method, path, headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON body of a successful call (HTTP 200); UpstreamError otherwise. Pass
@@ -59,18 +52,10 @@ class DvcqgClient:
         if reply.status_code == 401:  # expired or revoked: renew once, transparently
             self._renew()
             reply = self._send(method, path, **kwargs)
-        if reply.status_code != 200:
-            raise UpstreamError(f"DVCQG {path} answered HTTP {reply.status_code}: {reply.text[:200]}")
-        try:
-            body = reply.json()
-        except ValueError as exc:
-            raise UpstreamError(f"DVCQG {path} sent a body that is not JSON: {reply.text[:200]!r}") from exc
-        if not isinstance(body, dict):
-            raise UpstreamError(f"DVCQG {path} sent an unexpected body: {body!r:.200}")
-        return body
+        return self.api.body(reply, path)
 
     def close(self) -> None:
-        self._http.close()
+        self.api.close()
 
 
 class DvcqgUpstream:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from connectors.dvcqg.client import DvcqgClient
@@ -35,6 +34,7 @@ from connectors.dvcqg.mirror_payload import acknowledged_on_portal, digest
 from connectors.dvcqg.mirror_store import MirrorStore, Work
 from hub.errors import UpstreamError
 from hub.events import Event, EventType, SourceSystem, new_event
+from hub.policy_loop import Looping, PolicyOptions, next_attempt
 from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
 
@@ -47,12 +47,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class MirrorOptions:
-    batch: int = 200  # dossiers per tick
-    concurrency: int = 8  # calls in flight (the portal is slow; the hub is not the bottleneck)
-    retry_base_s: float = 2.0
-    retry_max_s: float = 300.0
-    max_attempts: int = 8  # then parked (will_retry false) until the dossier changes or a reconcile repairs it
+class MirrorOptions(PolicyOptions):
+    """Parked (will_retry false) after max_attempts until the dossier changes or a reconcile repairs it."""
+
     partial_rounds: int = 3  # re-sends of failed steps within one attempt
 
 
@@ -72,7 +69,7 @@ def _batch_key(code: str, event_ids: Sequence[str], attempt: int, round_: int) -
     return f"{code}:steps:{ids}:a{attempt}r{round_}"
 
 
-class NationalMirror:
+class NationalMirror(Looping):
     name = POLICY
 
     def __init__(
@@ -217,8 +214,7 @@ class NationalMirror:
         o.uncertain = o.uncertain or failure.uncertain
         o.last_error = f"{failure.error_code}: {failure.reason}"[:500]
         will_retry = failure.retryable and o.attempts < self.options.max_attempts
-        delay = min(self.options.retry_base_s * 2 ** (o.attempts - 1), self.options.retry_max_s)
-        o.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay) if will_retry else None
+        o.next_attempt_at = next_attempt(o.attempts, self.options) if will_retry else None
         if not failure.retryable:
             o.attempts = max(o.attempts, self.options.max_attempts)  # parked: only a new version or a repair
         self.counters["failed_attempts"] += 1
@@ -275,32 +271,6 @@ class NationalMirror:
         events = self.map(self.sync, works)
         self.commit(works, events)
         return len(works)
-
-    def run(
-        self,
-        *,
-        should_stop: Callable[[], bool] = lambda: False,
-        idle_exit_s: float | None = None,
-        interval_s: float = 1.0,
-        every: Sequence[tuple[float, Callable[[], object]]] = (),
-    ) -> Counter[str]:
-        """Tick until stopped (or idle for ``idle_exit_s``); ``every`` runs (period, job) pairs on the side."""
-        idle_since = time.monotonic()
-        last_run = [time.monotonic()] * len(every)
-        while not should_stop():
-            done = self.tick()
-            now = time.monotonic()
-            for i, (period, job) in enumerate(every):
-                if period > 0 and now - last_run[i] >= period:
-                    job()
-                    last_run[i] = now
-            if done:
-                idle_since = now
-                continue
-            if idle_exit_s is not None and now - idle_since >= idle_exit_s:
-                break
-            time.sleep(interval_s)
-        return self.counters
 
     def map(self, job: Callable[[Work], T], works: Sequence[Work]) -> list[T]:
         """``job`` over ``works`` with the policy's concurrency (calls to the portal in parallel)."""

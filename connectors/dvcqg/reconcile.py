@@ -12,18 +12,17 @@ by some other system) are reported but cannot be repaired: the portal's API has 
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from connectors.divergence import divergence_event
 from connectors.dvcqg.mirror import NationalMirror, SyncError
 from connectors.dvcqg.mirror_payload import acknowledged_on_portal, step_key
 from connectors.dvcqg.mirror_store import Work
-from hub.events import Event, EventType, SourceSystem, new_event
+from hub.events import Event, EventType
 
 __all__ = ["Divergence", "ReconcileReport", "compare", "reconcile"]
 
@@ -90,14 +89,13 @@ def compare(work: Work, portal: dict[str, Any] | None) -> list[Divergence]:
 
 
 def _divergence_event(work: Work, d: Divergence) -> Event:
-    fingerprint = hashlib.sha256(f"{d.field}\x1f{d.portal_value}\x1f{d.hub_value}".encode()).hexdigest()[:16]
-    return new_event(
-        EventType.DIVERGENCE_DETECTED,
-        dossier_code=work.code,
-        source_system=SourceSystem.HUB,
-        source_ref=f"{work.code}:v{work.version}:divergence:{fingerprint}",
-        occurred_at=datetime.now(UTC),
-        payload={"field": d.field, "portal_value": d.portal_value, "hub_value": d.hub_value, "rule": d.rule},
+    return divergence_event(
+        work.code,
+        f"{work.code}:v{work.version}",
+        d.field,
+        d.portal_value,
+        d.hub_value,
+        d.rule,
         agency_code=work.agency_code,
         procedure_code=work.procedure_code,
     )

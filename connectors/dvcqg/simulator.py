@@ -6,9 +6,6 @@ It keeps what it was told, so tests can compare the mirror with the hub. Success
 
 from __future__ import annotations
 
-import asyncio
-import random
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +15,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from connectors.dvcqg.world import PortalWorld
-from connectors.simulated_faults import DeliveryFaults
+from connectors.simulated_faults import DeliveryFaults, FaultGate
 from hub.local.http import BackgroundServer
 
 __all__ = ["PortalFaults", "PortalSimulator"]
@@ -75,61 +72,8 @@ def make_portal_app(
     seed: int = 1,
 ) -> FastAPI:
     app = FastAPI(title="DVCQG simulator")
-    rng = random.Random(seed)
-    lock = threading.Lock()
-    late: set[asyncio.Task[Any] | None] = set()
-    replies: dict[str, dict[str, Any] | None] = {}  # Idempotency-Key -> first answer (None: in progress)
-
-    def count(name: str) -> None:
-        with lock:
-            state.counts[name] = state.counts.get(name, 0) + 1
-
-    async def faulty() -> JSONResponse | None:
-        """Before the work: latency, or a 500 (nothing done). A timeout is a late answer: see ``late``."""
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000 * rng.uniform(0.5, 1.5))
-        roll = rng.random()
-        if faults.timeout_rate <= roll < faults.timeout_rate + faults.http500_rate:
-            count("http500")
-            return _answer("500", "Lỗi hệ thống", status=500)
-        if roll < faults.timeout_rate:
-            late.add(asyncio.current_task())
-        return None
-
-    async def answer(response: Any) -> Any:
-        """Send the answer, too late when this request drew a timeout: the work is done by then, as
-        on a real portal whose reply the caller stopped waiting for (the hard case for a mirror)."""
-        if asyncio.current_task() in late:
-            late.discard(asyncio.current_task())
-            count("timeout")
-            await asyncio.sleep(faults.timeout_s)
-        return response
-
-    def once(key: str | None) -> JSONResponse | None:
-        """Idempotency-Key: a key seen before gets the first answer again (or 409 while it runs)."""
-        if not key:
-            return None
-        with lock:
-            if key not in replies:
-                replies[key] = None
-                return None
-            stored = replies[key]
-        count("replayed_keys")
-        if stored is None:
-            return _answer("409", "yêu cầu cùng khóa đang được xử lý", status=409)
-        return JSONResponse(stored)
-
-    def remember(key: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        if key:
-            with lock:
-                replies[key] = body
-        return body
-
-    def forget(key: str | None) -> None:
-        """A request that failed before doing anything may be retried under the same key."""
-        if key:
-            with lock:
-                replies.pop(key, None)
+    gate = FaultGate(faults, state.counts, lambda code, message, status: _body(code, message), seed)
+    rng, count = gate.rng, gate.count
 
     def authorised(authorization: str | None) -> JSONResponse | None:
         token = (authorization or "").removeprefix("Bearer ").strip()
@@ -143,13 +87,8 @@ def make_portal_app(
         return None
 
     async def admit(authorization: str | None, key: str | None) -> JSONResponse | None:
-        """The gate of every call that changes the portal: token, a key seen before, faults before work."""
-        if (denied := authorised(authorization)) or (seen := once(key)):
-            return denied or seen
-        if failed := await faulty():
-            forget(key)
-            return failed
-        return None
+        """The gate of every call that changes the portal: token, then the fault gate."""
+        return authorised(authorization) or await gate.admit(key)
 
     @app.post("/oauth/token")
     async def token(request: Request) -> Any:
@@ -163,7 +102,7 @@ def make_portal_app(
 
     @app.get("/api/thaydoi")
     async def changes(tu: int = 0, so_luong: int = 100, authorization: str | None = Header(None)) -> Any:
-        if (denied := authorised(authorization)) or (failed := await faulty()):
+        if (denied := authorised(authorization)) or (failed := await gate.faulty()):
             return denied or failed
         size = min(max(so_luong, 1), 1000)
         chosen = world.records[max(tu, 0) : max(tu, 0) + size]
@@ -172,7 +111,7 @@ def make_portal_app(
         if faults.out_of_order:
             rng.shuffle(data)
         last = chosen[-1].id if chosen else max(tu, 0)
-        return await answer(_body("0", data=data, tiep_theo=last, con_du_lieu=last < len(world.records)))
+        return await gate.answer(_body("0", data=data, tiep_theo=last, con_du_lieu=last < len(world.records)))
 
     @app.post("/api/DongBoHoSoMC")
     async def sync_dossier(
@@ -185,12 +124,12 @@ def make_portal_app(
         body = await request.json()
         items = body.get("data") or []
         if len(items) != 1 or not items[0].get("MaHoSo"):
-            return await answer(remember(idempotency_key, _body("3", "mỗi lần đồng bộ một hồ sơ có MaHoSo")))
+            return await gate.answer(gate.remember(idempotency_key, _body("3", "mỗi lần đồng bộ một hồ sơ có MaHoSo")))
         item = dict(items[0])
         code = item["MaHoSo"]
         if faults.corrupt_statuses and item.get("TrangThaiHoSo") in (5, 6, 8):
             item["TrangThaiHoSo"] = 9
-        with lock:
+        with gate.lock:
             exists = code in state.dossiers
             if exists and not body.get("isUpdate"):
                 reply = _body("2", "Hồ sơ đã tồn tại")
@@ -201,7 +140,7 @@ def make_portal_app(
                 reply = _body("0")
                 done = "updates" if exists else "inserts"
                 state.counts[done] = state.counts.get(done, 0) + 1
-        return await answer(remember(idempotency_key, reply))
+        return await gate.answer(gate.remember(idempotency_key, reply))
 
     @app.post("/api/CapNhatTienDoHoSoMC")
     async def sync_steps(
@@ -213,9 +152,9 @@ def make_portal_app(
             return refused
         steps = (await request.json()).get("data") or []
         if len(steps) > MAX_STEPS:
-            return await answer(remember(idempotency_key, _body("3", f"tối đa {MAX_STEPS} bước mỗi lần")))
+            return await gate.answer(gate.remember(idempotency_key, _body("3", f"tối đa {MAX_STEPS} bước mỗi lần")))
         failed_at = [i for i in range(len(steps)) if rng.random() < faults.partial_batch_rate]
-        with lock:
+        with gate.lock:
             for i, step in enumerate(steps):
                 if i not in failed_at and step.get("MaHoSo") in state.dossiers:
                     state.steps.setdefault(step["MaHoSo"], []).append(step)
@@ -226,16 +165,16 @@ def make_portal_app(
             reply = _body("1", "một số bước không cập nhật được", failed=failed_all)
         else:
             reply = _body("0")
-        return await answer(remember(idempotency_key, reply))
+        return await gate.answer(gate.remember(idempotency_key, reply))
 
     @app.get("/api/TraCuuHoSo")
     async def lookup(MaHoSo: str, authorization: str | None = Header(None)) -> Any:
-        if (denied := authorised(authorization)) or (failed := await faulty()):
+        if (denied := authorised(authorization)) or (failed := await gate.faulty()):
             return denied or failed
         found = state.dossiers.get(MaHoSo)
         if found is None:
-            return await answer(_body("4", "Không tìm thấy hồ sơ"))
-        return await answer(_body("0", data={**found, "QuaTrinhXuLy": list(state.steps.get(MaHoSo, []))}))
+            return await gate.answer(_body("4", "Không tìm thấy hồ sơ"))
+        return await gate.answer(_body("0", data={**found, "QuaTrinhXuLy": list(state.steps.get(MaHoSo, []))}))
 
     return app
 

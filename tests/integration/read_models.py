@@ -107,3 +107,62 @@ def count_rows(url: str, view: str) -> int:
         value = int(conn.exec_driver_sql(f"SELECT count(*) FROM {view}").scalar_one())
     engine.dispose()
     return value
+
+
+class Projector:
+    """The projections running in a background thread (standalone, all partitions) while a test acts;
+    ``records`` counts what they consumed."""
+
+    def __init__(self, settings: Settings, url: str, projections: Sequence[Projection] | None = None) -> None:
+        import threading
+
+        self.settings = settings.model_copy(update={"database_url": url})
+        self.engine = make_engine(self.settings)
+        chosen = list(projections or PROJECTIONS.values())
+        for p in chosen:
+            activate_first_generation(self.engine, p)
+        self.log = KafkaEventLog(self.settings, make_codec(self.settings))
+        self.runner = make_projection_runner(self.settings, self.log, self.engine, chosen, name="test")
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+
+    def _run(self) -> None:
+        source = KafkaRecordSource(self.settings, [self.settings.dossier_topic])
+        try:
+            self.runner.seek(source, sorted(source.assignment()))
+            self.runner.run(source, should_stop=lambda: self._stop, commit_to_kafka=False)
+        finally:
+            source.close()
+
+    @property
+    def records(self) -> int:
+        return self.runner.totals.records
+
+    def __enter__(self) -> Projector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join(timeout=30)
+        self.log.close()
+        self.engine.dispose()
+
+
+def read_log(settings: Settings, quiet_s: float = 2.0) -> list[Event]:
+    """Every event on the dossier topic, in partition order (until nothing came for ``quiet_s``)."""
+    import time
+
+    codec = make_codec(settings)
+    source = KafkaRecordSource(settings, [settings.dossier_topic])
+    events: list[Event] = []
+    try:
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_s:
+            records = source.poll(max_records=5000, timeout_s=0.5)
+            if records:
+                last = time.monotonic()
+                events += [codec.decode(r.value) for r in records]
+    finally:
+        source.close()
+    return events

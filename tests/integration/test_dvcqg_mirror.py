@@ -25,7 +25,7 @@ from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
 from connectors.dvcqg.world import build_portal_world
 from connectors.onestop.simulator import OnestopSimulator
 from connectors.onestop.world import CHANGE_KINDS, World, build_world
-from connectors.registry import POLICIES
+from connectors.registry import national_mirror
 from hub.bootstrap import make_codec
 from hub.cli_projections import rebuild_projection
 from hub.kafka_log import KafkaEventLog
@@ -107,7 +107,7 @@ def start_hub(
     )
     consumed = project(settings, url, expected=len(world.expected())).records
     log = KafkaEventLog(settings, make_codec(settings))
-    mirror = POLICIES["dvcqg-mirror"].build(settings, log)
+    mirror = national_mirror(settings, log)
     mirror.client = SpyClient(
         portal.url, portal.client_id, portal.client_secret, timeout_s=client_timeout_s
     )  # same client, watched

@@ -1,0 +1,56 @@
+"""JSON over HTTP as every REST connector calls it: a timeout on each call, an Idempotency-Key on
+calls that change something, library errors and unexpected answers turned into UpstreamError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from hub.errors import UpstreamError
+
+__all__ = ["JsonApi"]
+
+
+class JsonApi:
+    def __init__(self, system: str, url: str, *, timeout_s: float, headers: Mapping[str, str] | None = None) -> None:
+        self.system = system
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=dict(headers or {}))
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        sent = dict(headers or {})
+        if idempotency_key:
+            sent["Idempotency-Key"] = idempotency_key
+        try:
+            return self._http.request(method, path, headers=sent, **kwargs)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{self.system} {path} failed: {type(exc).__name__}: {exc}") from exc
+
+    def body(self, reply: httpx.Response, path: str) -> dict[str, Any]:
+        """The JSON object of an HTTP 200 answer; UpstreamError otherwise."""
+        if reply.status_code != 200:
+            raise UpstreamError(f"{self.system} {path} answered HTTP {reply.status_code}: {reply.text[:200]}")
+        try:
+            found = reply.json()
+        except ValueError as exc:
+            raise UpstreamError(f"{self.system} {path} sent a body that is not JSON: {reply.text[:200]!r}") from exc
+        if not isinstance(found, dict):
+            raise UpstreamError(f"{self.system} {path} sent an unexpected body: {found!r:.200}")
+        return found
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Pass ``idempotency_key=`` on every call that changes the other side: a retry cannot apply twice."""
+        return self.body(self.send(method, path, **kwargs), path)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,86 @@
+"""PayGov's IPN (payment result callback) as the hub receives it.
+
+Checks, in order, each refusal answered and recorded as a security event, never as a payment:
+the fields are all there and well formed (``malformed``, 400); MaXacThuc verifies, compared in
+constant time (``bad_signature``, 401); the reference is one the hub asked to be paid
+(``unknown_reference``, 404); SoTien is the amount asked for (``amount_mismatch``, 409). Then the
+outcome is settled once per reference (see book.py) and acknowledged with MaLoi "00", duplicates
+included, so the gateway stops re-sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.paygov.book import PaymentBook
+from connectors.paygov.signature import IPN_FIELDS, verify
+from connectors.record_fields import local_time
+from connectors.security_log import record_refusal
+from hub.errors import MappingError
+
+__all__ = ["IpnReceiver"]
+
+log = logging.getLogger(__name__)
+SOURCE = "PAYGOV"
+
+
+def _answer(status: int, code: str, message: str) -> tuple[int, dict[str, str]]:
+    return status, {"MaLoi": code, "MoTa": message}
+
+
+@dataclass
+class IpnReceiver:
+    book: PaymentBook
+    secret: str
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def _refuse(
+        self, kind: str, detail: str, status: int, code: str, fields: Mapping[str, Any], remote: str | None
+    ) -> tuple[int, dict[str, str]]:
+        self.counters[f"refused_{kind}"] += 1
+        ref = fields.get("MaThamChieu")
+        record_refusal(
+            self.book.engine, SOURCE, kind, detail, reference=ref if isinstance(ref, str) else None, remote=remote
+        )
+        return _answer(status, code, detail)
+
+    def receive(self, body: Any, remote: str | None = None) -> tuple[int, dict[str, str]]:
+        """(HTTP status, JSON answer) for one callback body."""
+        self.counters["received"] += 1
+        if not isinstance(body, dict):
+            return self._refuse("malformed", "the IPN body is not a JSON object", 400, "02", {}, remote)
+        missing = [name for name in (*IPN_FIELDS, "MaXacThuc") if not isinstance(body.get(name), str | int)]
+        if missing:
+            return self._refuse("malformed", f"missing or not text: {', '.join(missing)}", 400, "02", body, remote)
+        amount_text = str(body["SoTien"])
+        try:
+            if not amount_text.isdigit():
+                raise MappingError(f"SoTien is not a whole number of đồng: {amount_text[:20]!r}")
+            at = local_time(str(body["ThoiGianGD"]), "ThoiGianGD")
+        except MappingError as exc:
+            return self._refuse("malformed", str(exc), 400, "02", body, remote)
+        if not verify(body, self.secret):
+            return self._refuse("bad_signature", "MaXacThuc does not verify", 401, "97", body, remote)
+        ref = str(body["MaThamChieu"])
+        expected = self.book.expected(ref)
+        if expected is None:
+            return self._refuse("unknown_reference", f"no payment was asked under {ref}", 404, "01", body, remote)
+        if int(amount_text) != expected.amount_vnd:
+            detail = f"SoTien {amount_text} differs from the {expected.amount_vnd} asked under {ref}"
+            return self._refuse("amount_mismatch", detail, 409, "04", body, remote)
+        code = str(body["MaLoi"])
+        outcome = self.book.settle(
+            expected,
+            paid=code == "00",
+            at=at,
+            transaction_id=str(body["MaGiaoDich"]),
+            bank_code=str(body["MaNganHang"]) or None,
+            error_code=code,
+            reason=None if code == "00" else f"PayGov MaLoi {code}",
+        )
+        self.counters[outcome] += 1
+        return _answer(200, "00", outcome)

@@ -1,0 +1,106 @@
+"""VNPost tracking as events, from pushed callbacks and from queries alike.
+
+Each status becomes PostalStatusChanged (event id from item, code and time: a callback and a query
+of the same status give one event); a delivered result also becomes ResultReturned (channel
+POSTAL). Callbacks are checked before anything is read: the X-Signature HMAC in constant time
+(``bad_signature``, 401), then the fields (``malformed``, 400); both recorded as refused callbacks.
+The dossier is the OrderNumber and the direction the OrderType, both vouched for by the signature.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Engine
+
+from connectors.record_fields import local_time, text
+from connectors.security_log import record_refusal
+from connectors.vnpost.codes import ORDER_TYPES, TRACKING, signature_ok
+from hub.errors import MappingError
+from hub.events import Event, EventType, SourceSystem, new_event
+from hub.ports import EventLog
+
+__all__ = ["TrackingReceiver", "tracking_events"]
+
+SOURCE = "VNPOST"
+_DIRECTIONS = {order_type: direction for direction, order_type in ORDER_TYPES.items()}
+
+
+def tracking_events(raw: Mapping[str, Any]) -> list[Event]:
+    """The events one tracking status stands for; MappingError naming the field when it is unusable."""
+    item, code, dossier = text(raw, "ItemCode"), text(raw, "StatusCode"), text(raw, "OrderNumber")
+    if code not in TRACKING:
+        raise MappingError(f"StatusCode {code!r} is not a known tracking code")
+    direction = _DIRECTIONS.get(str(raw.get("OrderType")))
+    if direction is None:
+        raise MappingError(f"OrderType {raw.get('OrderType')!r} is not NHAN_HO_SO or TRA_KET_QUA")
+    at = local_time(raw.get("Time"), "Time")
+    status = TRACKING[code][0]
+    location, note = raw.get("Location"), raw.get("Note")
+    events = [
+        new_event(
+            EventType.POSTAL_STATUS_CHANGED,
+            dossier_code=dossier,
+            source_system=SourceSystem.VNPOST,
+            source_ref=f"{item}:{code}:{raw['Time']}",
+            occurred_at=at,
+            payload={
+                "item_code": item,
+                "status": status,
+                "status_code": code,
+                "location": location if isinstance(location, str) else None,
+                "note": note if isinstance(note, str) else None,
+            },
+            correlation_id=item,
+        )
+    ]
+    if status == "DELIVERED" and direction == "DELIVERY":
+        events.append(
+            new_event(
+                EventType.RESULT_RETURNED,
+                dossier_code=dossier,
+                source_system=SourceSystem.VNPOST,
+                source_ref=item,
+                occurred_at=at,
+                payload={"channel": "POSTAL", "returned_by": f"VNPost {item}"},
+                correlation_id=item,
+            )
+        )
+    return events
+
+
+@dataclass
+class TrackingReceiver:
+    engine: Engine
+    events: EventLog
+    secret: str
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def _refuse(self, kind: str, detail: str, status: int, item: Any, remote: str | None) -> tuple[int, dict[str, str]]:
+        self.counters[f"refused_{kind}"] += 1
+        record_refusal(
+            self.engine, SOURCE, kind, detail, reference=item if isinstance(item, str) else None, remote=remote
+        )
+        return status, {"Status": str(status), "Message": detail}
+
+    def receive(self, body: bytes, signature: str | None, remote: str | None = None) -> tuple[int, dict[str, str]]:
+        self.counters["received"] += 1
+        if not signature_ok(body, signature, self.secret):
+            return self._refuse("bad_signature", "X-Signature does not verify", 401, None, remote)
+        try:
+            raw = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return self._refuse("malformed", "the callback body is not JSON", 400, None, remote)
+        if not isinstance(raw, dict):
+            return self._refuse("malformed", "the callback body is not a JSON object", 400, None, remote)
+        try:
+            events = tracking_events(raw)
+        except MappingError as exc:
+            return self._refuse("malformed", str(exc), 400, raw.get("ItemCode"), remote)
+        self.events.append(events)
+        self.counters["recorded"] += 1
+        return 200, {"Status": "100", "Message": "OK"}
