@@ -96,6 +96,11 @@ class FaultGate:
                 self._replies[key] = body
         return body
 
+    def forget_keys(self) -> None:
+        """The system restarted and lost its idempotency memory: only its own uniqueness rules remain."""
+        with self.lock:
+            self._replies.clear()
+
     async def admit(self, key: str | None) -> JSONResponse | None:
         """The gate of every call that changes the system: a key seen before, then faults before work
         (a request that failed before doing anything may be retried under the same key)."""

@@ -140,12 +140,13 @@ vnpost_table = sa.Table(
     sa.Column("reply_status", sa.String(8), nullable=True),
     sa.Column("ordered_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_query_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed", sa.Boolean, nullable=False, default=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     comment="Per dossier and direction (PICKUP, DELIVERY), the VNPost order the postal policy created "
-    "(ItemCode) and its retry state. Records calls made.",
+    "(ItemCode), its retry state, and whether its tracking was read in full once final (closed). Records calls made.",
 )
 
 security_events_table = sa.Table(

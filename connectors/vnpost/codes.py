@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["ORDER_TYPES", "TRACKING", "body_signature", "signature_ok"]
+__all__ = ["FINAL_CODES", "ORDER_TYPES", "TRACKING", "body_signature", "signature_ok"]
 
 ORDER_TYPES = {"PICKUP": "NHAN_HO_SO", "DELIVERY": "TRA_KET_QUA"}  # hub direction -> OrderType
 TRACKING = {
@@ -25,6 +25,8 @@ TRACKING = {
     "600": ("RETURNED_TO_SENDER", "Chuyển hoàn"),
     "700": ("CANCELLED", "Hủy đơn hàng"),
 }
+
+FINAL_CODES = frozenset({"500", "600", "700"})  # delivered, returned to sender, cancelled
 
 
 def body_signature(body: bytes, secret: str) -> str:

@@ -6,7 +6,8 @@ policy's memory of the orders VNPost acknowledged. An order is created once: eve
 the Idempotency-Key ``<dossier>:<direction>``, and VNPost answers Status 101 with the existing
 ItemCode when the order exists, which counts as success. PostalOrderCreated goes to the log before
 the memory is saved. Items not final are polled every ``track_after_s`` (a lost callback must not
-hide a delivery). Nothing is sent while the read models replay (policy_marks).
+hide a delivery), and each item once more when final, so a lost intermediate status is filled in.
+Nothing is sent while the read models replay (policy_marks).
 
 The citizen's address stays in the one-stop system (the hub keeps none): orders name the dossier
 (OrderNumber) and the agency, and VNPost's BCCI integration reads the address from the one-stop.
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.vnpost.client import VnpostClient
-from connectors.vnpost.codes import ORDER_TYPES
+from connectors.vnpost.codes import FINAL_CODES, ORDER_TYPES
 from connectors.vnpost.tracking import tracking_events
 from hub.errors import HubError, MappingError, UpstreamError
 from hub.events import Event, EventType, SourceSystem, new_event
@@ -168,7 +169,8 @@ class PostalPolicy(Looping):
     # -- tracking ------------------------------------------------------------------------------------
 
     def silent(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Ordered items not final whose last poll (or order) is older than ``track_after_s``."""
+        """Items to poll: not final and silent (last poll, or order, older than ``track_after_s``), or final
+        but not yet read in full once (a lost callback of an intermediate status leaves a gap)."""
         now = now or datetime.now(UTC)
         quiet = now - timedelta(seconds=self.track_after_s)
         with self.engine.connect() as conn:
@@ -176,23 +178,25 @@ class PostalPolicy(Looping):
             query = (
                 sa.select(V.c.order_key, V.c.item_code)
                 .select_from(V.outerjoin(items, items.c.item_code == V.c.item_code))
-                .where(V.c.item_code.is_not(None), sa.or_(items.c.final.is_(None), items.c.final.is_(False)))
-                .where(sa.func.coalesce(V.c.last_query_at, V.c.ordered_at) <= quiet)
+                .where(V.c.item_code.is_not(None), V.c.closed.is_(False))
+                .where(sa.or_(items.c.final.is_(True), sa.func.coalesce(V.c.last_query_at, V.c.ordered_at) <= quiet))
                 .order_by(V.c.ordered_at)
                 .limit(self.options.batch)
             )
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def poll(self, work: dict[str, Any]) -> list[Event]:
+    def poll(self, work: dict[str, Any]) -> tuple[list[Event], bool]:
+        """The item's tracking as events, and whether it is final (read in full: no more polls)."""
         try:
             found = self.client.tracking(work["item_code"])
-            events = [e for raw in found.get("Events") or [] for e in tracking_events({**found, **raw})]
+            statuses = [raw for raw in found.get("Events") or [] if isinstance(raw, dict)]
+            events = [e for raw in statuses for e in tracking_events({**found, **raw})]
             self.counters["polled"] += 1
         except (UpstreamError, MappingError) as exc:
             log.warning("VNPost tracking of %s failed: %s", work["item_code"], exc)
             self.counters["poll_failed"] += 1
-            events = []
-        return events
+            return [], False
+        return events, bool(statuses) and str(statuses[-1].get("StatusCode")) in FINAL_CODES
 
     # -- the loop ------------------------------------------------------------------------------------
 
@@ -213,12 +217,13 @@ class PostalPolicy(Looping):
         self._save([memory for memory, _ in done])
         silent = self.silent()
         polled = list(self._pool.map(self.poll, silent))
-        self.events.append([e for events in polled for e in events])
+        self.events.append([e for events, _ in polled for e in events])  # events first, then memory
         if silent:
             now = datetime.now(UTC)
             with self.engine.begin() as conn:
-                keys = [w["order_key"] for w in silent]
-                conn.execute(sa.update(V).where(V.c.order_key.in_(keys)).values(last_query_at=now, updated_at=now))
+                for work, (_, final) in zip(silent, polled, strict=True):
+                    polled_now = sa.update(V).where(V.c.order_key == work["order_key"])
+                    conn.execute(polled_now.values(last_query_at=now, updated_at=now, closed=final))
         return len(works) + len(silent)
 
     def close(self) -> None:
