@@ -91,17 +91,47 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
 @policies.command("status")
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """What the national mirror tracks, and where it is behind."""
+    """What each policy tracks, where it is behind, and what it refused."""
     import sqlalchemy as sa
 
     from connectors.dvcqg.mirror_store import MirrorStore
+    from connectors.security_log import refusals
     from hub.bootstrap import make_engine
 
-    engine = make_engine(settings_of(ctx))
-    counts = MirrorStore(engine).counts()
-    with engine.connect() as conn:
-        pending = conn.execute(sa.text("SELECT count(*) FROM v_dossier WHERE mirror_pending")).scalar_one()
-    click.echo(f"dvcqg-mirror: {counts['tracked']} dossiers tracked, {pending} behind, {counts['failing']} failing")
+    settings = settings_of(ctx)
+    engine = make_engine(settings)
+
+    def count(query: str, **params: Any) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(query), params).scalar_one())
+
+    def by(query: str) -> str:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text(query)).all()
+        return ", ".join(f"{n} {name}" for name, n in found) or "none"
+
+    try:
+        counts = MirrorStore(engine).counts()
+        pending = count("SELECT count(*) FROM v_dossier WHERE mirror_pending")
+        click.echo(f"dvcqg-mirror: {counts['tracked']} dossiers tracked, {pending} behind, {counts['failing']} failing")
+        payments = by("SELECT state, count(*) FROM v_payments GROUP BY state ORDER BY state")
+        parked = count("SELECT count(*) FROM hub_paygov WHERE attempts >= :n", n=settings.policy_max_attempts)
+        unsettled = count("SELECT count(*) FROM hub_paygov WHERE initiated AND outcome IS NULL")
+        refused = refusals(engine, "PAYGOV")
+        click.echo(
+            f"paygov-payments: payments {payments}; {unsettled} awaiting an outcome, {parked} parked; "
+            f"refused callbacks: {json.dumps(refused)}"
+        )
+        items = by("SELECT coalesce(flag, status, 'ORDERED'), count(*) FROM v_postal GROUP BY 1 ORDER BY 1")
+        failing = count("SELECT count(*) FROM hub_vnpost WHERE item_code IS NULL AND attempts > 0")
+        click.echo(
+            f"vnpost-orders: items {items}; {failing} orders failing; "
+            f"refused callbacks: {json.dumps(refusals(engine, 'VNPOST'))}"
+        )
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:  # a view or table missing
+        raise click.ClickException(
+            f"the read store has no read models yet: run `hub projections run` ({exc.orig})"
+        ) from exc
 
 
 @click.group()

@@ -266,6 +266,7 @@ def _postal_order(fold: DossierFold, event: Event, key: Key) -> None:
 
 def _postal_status(fold: DossierFold, event: Event, key: Key) -> None:
     fold.keep_max("postal", key, {"item": event.payload["item_code"], "status": event.payload["status"]})
+    fold.put("postal_orders", event.payload["item_code"], "latest", [key, event.payload["status"]], max)
 
 
 def _rated(fold: DossierFold, event: Event, key: Key) -> None:
@@ -393,6 +394,9 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         gaps.append("payment_amount_mismatch")
     if outcome == "overdue" and not extensions:
         gaps.append("overdue_without_apology")
+    items: dict[str, dict[str, Any]] = fold.d.get("postal_orders", {})
+    if any(i.get("latest", [None, None])[1] in ("DELIVERY_FAILED", "RETURNED_TO_SENDER") for i in items.values()):
+        gaps.append("postal_delivery_failed")  # an item's latest tracking: cleared once that item is delivered
 
     return {
         "dossier_code": code,

@@ -82,7 +82,9 @@ def _row(code: str, fold: DossierFold) -> dict[str, Any]:
 
 class DossierStateProjection:
     name = "dossier_state"
-    version = 2  # 2: portal_version, mirror_version, mirror_pending (the national mirror's work list)
+    version = (
+        3  # 2: portal_version, mirror_version, mirror_pending (the national mirror's work list); 3: postal gap flag
+    )
 
     def tables(self, generation: int) -> Sequence[sa.Table]:
         return [_table(generation)]

@@ -5,7 +5,8 @@ the fields are all there and well formed (``malformed``, 400); MaXacThuc verifie
 constant time (``bad_signature``, 401); the reference is one the hub asked to be paid
 (``unknown_reference``, 404); SoTien is the amount asked for (``amount_mismatch``, 409). Then the
 outcome is settled once per reference (see book.py) and acknowledged with MaLoi "00", duplicates
-included, so the gateway stops re-sending.
+included, so the gateway stops re-sending; when the log or the database cannot take it, MaLoi "99"
+(503) asks the gateway to send it again.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.signature import IPN_FIELDS, verify
 from connectors.record_fields import local_time
 from connectors.security_log import record_refusal
-from hub.errors import MappingError
+from hub.errors import MappingError, UpstreamError
 
 __all__ = ["IpnReceiver"]
 
@@ -73,14 +76,19 @@ class IpnReceiver:
             detail = f"SoTien {amount_text} differs from the {expected.amount_vnd} asked under {ref}"
             return self._refuse("amount_mismatch", detail, 409, "04", body, remote)
         code = str(body["MaLoi"])
-        outcome = self.book.settle(
-            expected,
-            paid=code == "00",
-            at=at,
-            transaction_id=str(body["MaGiaoDich"]),
-            bank_code=str(body["MaNganHang"]) or None,
-            error_code=code,
-            reason=None if code == "00" else f"PayGov MaLoi {code}",
-        )
+        try:
+            outcome = self.book.settle(
+                expected,
+                paid=code == "00",
+                at=at,
+                transaction_id=str(body["MaGiaoDich"]),
+                bank_code=str(body["MaNganHang"]) or None,
+                error_code=code,
+                reason=None if code == "00" else f"PayGov MaLoi {code}",
+            )
+        except (UpstreamError, SQLAlchemyError) as exc:  # nothing recorded: the gateway must send it again
+            self.counters["not_recorded"] += 1
+            log.warning("IPN for %s not recorded, asked to resend: %s", ref, exc)
+            return _answer(503, "99", "tạm thời không ghi nhận được, vui lòng gửi lại")
         self.counters[outcome] += 1
         return _answer(200, "00", outcome)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from connectors.record_fields import local_time, text
 from connectors.security_log import record_refusal
 from connectors.vnpost.codes import ORDER_TYPES, TRACKING, signature_ok
-from hub.errors import MappingError
+from hub.errors import MappingError, UpstreamError
 from hub.events import Event, EventType, SourceSystem, new_event
 from hub.ports import EventLog
 
@@ -101,6 +101,10 @@ class TrackingReceiver:
             events = tracking_events(raw)
         except MappingError as exc:
             return self._refuse("malformed", str(exc), 400, raw.get("ItemCode"), remote)
-        self.events.append(events)
+        try:
+            self.events.append(events)
+        except UpstreamError as exc:  # nothing recorded: VNPost must send it again
+            self.counters["not_recorded"] += 1
+            return 503, {"Status": "503", "Message": f"not recorded, send again: {exc}"}
         self.counters["recorded"] += 1
         return 200, {"Status": "100", "Message": "OK"}

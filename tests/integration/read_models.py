@@ -166,3 +166,12 @@ def read_log(settings: Settings, quiet_s: float = 2.0) -> list[Event]:
     finally:
         source.close()
     return events
+
+
+def read_store(request: Any, database: str, tmp_path: Any) -> str:
+    """A fresh read store: a SQLite file, or a new database on the test PostgreSQL server."""
+    if database == "postgresql":
+        from hub.local.postgres import create_database
+
+        return create_database(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path}/read.sqlite3"

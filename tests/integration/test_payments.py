@@ -29,7 +29,7 @@ from hub.local.http import BackgroundServer
 from hub.settings import Settings
 from projections.payments import payment_ref
 from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import Projector, fresh_topic, publish, read_log
+from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
 
 AMOUNTS = [50_000, 100_000, 150_000, 500_000, 1_000_000]
 
@@ -91,11 +91,11 @@ class PaymentHub:
 
 @pytest.fixture
 def payment_hub(kafka_settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PaymentHub]:
-    dossiers, faults = request.param
+    dossiers, faults, database = request.param
     settings = fresh_topic(kafka_settings)
     events = fee_events(dossiers)
     publish(settings, events)
-    url = f"sqlite:///{tmp_path}/read.sqlite3"
+    url = read_store(request, database, tmp_path)
     with Projector(settings, url) as projector:
         deadline = time.monotonic() + 60
         while projector.records < len(events):
@@ -138,7 +138,7 @@ def faults_for_acceptance() -> PayGovFaults:
     return faults
 
 
-@pytest.mark.parametrize("payment_hub", [(1000, faults_for_acceptance())], indirect=True)
+@pytest.mark.parametrize("payment_hub", [(1000, faults_for_acceptance(), "sqlite")], indirect=True)
 def test_1000_fees_are_paid_and_recorded_exactly_once_despite_callback_faults(payment_hub: PaymentHub) -> None:
     hub = payment_hub
     hub.run()
@@ -180,7 +180,9 @@ def test_1000_fees_are_paid_and_recorded_exactly_once_despite_callback_faults(pa
     assert gateway.counts["timeout"] > 0 and gateway.counts["http500"] > 0
 
 
-@pytest.mark.parametrize("payment_hub", [(60, PayGovFaults())], indirect=True)
+@pytest.mark.parametrize(
+    "payment_hub", [(60, PayGovFaults(), "sqlite"), (60, PayGovFaults(), "postgresql")], indirect=True
+)
 def test_reconciliation_finds_each_injected_discrepancy_and_no_other(payment_hub: PaymentHub) -> None:
     hub = payment_hub
     hub.run()

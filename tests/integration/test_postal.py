@@ -27,7 +27,7 @@ from hub.kafka_log import KafkaEventLog
 from hub.local.http import BackgroundServer
 from hub.settings import Settings
 from tests.integration.helpers import hub_env, kill_repeatedly, run_to_end
-from tests.integration.read_models import Projector, fresh_topic, publish, read_log
+from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
 
 FEE = 50_000
 
@@ -115,11 +115,11 @@ class PostalHub:
 
 @pytest.fixture
 def postal_hub(kafka_settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[PostalHub]:
-    dossiers, faults = request.param
+    dossiers, faults, database = request.param
     settings = fresh_topic(kafka_settings)
     events, needed = postal_events(dossiers)
     publish(settings, events)
-    url = f"sqlite:///{tmp_path}/read.sqlite3"
+    url = read_store(request, database, tmp_path)
     settings = settings.model_copy(update={"database_url": url})
     with Projector(settings, url) as projector, VnpostSimulator(faults, step_s=0.05) as vnpost:
         deadline = time.monotonic() + 60
@@ -152,7 +152,7 @@ def faults_for_kills() -> VnpostFaults:
     return faults
 
 
-@pytest.mark.parametrize("postal_hub", [(120, faults_for_kills())], indirect=True)
+@pytest.mark.parametrize("postal_hub", [(120, faults_for_kills(), "sqlite")], indirect=True)
 def test_every_order_is_created_once_though_the_policy_is_killed_mid_call(postal_hub: PostalHub) -> None:
     hub = postal_hub
     env = hub.env()
@@ -206,7 +206,14 @@ def test_every_order_is_created_once_though_the_policy_is_killed_mid_call(postal
     assert sent["forged"] > 0 and sent["malformed"] > 0 and state.counts["callbacks_lost"] > 0
 
 
-@pytest.mark.parametrize("postal_hub", [(30, VnpostFaults(delivery_failure_rate=0.3))], indirect=True)
+@pytest.mark.parametrize(
+    "postal_hub",
+    [
+        (30, VnpostFaults(delivery_failure_rate=0.3), "sqlite"),
+        (30, VnpostFaults(delivery_failure_rate=0.3), "postgresql"),
+    ],
+    indirect=True,
+)
 def test_failed_deliveries_are_flagged_and_reconciliation_finds_each_injected_discrepancy(
     postal_hub: PostalHub,
 ) -> None:
@@ -218,6 +225,13 @@ def test_failed_deliveries_are_flagged_and_reconciliation_finds_each_injected_di
     items = {r.item_code: r for r in rows(hub.url, "SELECT * FROM v_postal")}
     returned_to_sender = {i for i, o in hub.vnpost.state.orders.items() if o.script[-1] == "600"}
     assert returned_to_sender and {i for i, r in items.items() if r.flag} == returned_to_sender
+    flagged = {
+        r[0]
+        for r in rows(hub.url, "SELECT dossier_code FROM v_dossier WHERE gap_flags LIKE '%postal_delivery_failed%'")
+    }
+    assert flagged == {hub.vnpost.state.orders[i].order_number for i in returned_to_sender}
+    status = run_to_end(["policies", "status"], env)
+    assert status.returncode == 0 and f"{len(returned_to_sender)} returned_to_sender" in status.stdout, status.stdout
     vnpost = hub.vnpost
     ordered = sorted(vnpost.state.orders)
     vnpost.change_cod(ordered[0], 99_000)
