@@ -1,10 +1,10 @@
 """``hub demo``: the hub end to end on loopback, as far as it is built.
 
 Today: the embedded broker, the dossier log, the one-stop (SOAP) and national portal (REST)
-simulators, with faults, drained by their connectors, sample dossiers for the systems whose connectors
-are still to come (payment, post), two malformed messages,
-the projection runner building the timeline and dossier state in SQLite, and the dead-letter topic.
-More simulators, connectors, monitors and the dashboard join as they land.
+simulators, with faults, drained by their connectors, sample dossiers, two malformed messages,
+the projection runner building the read models in SQLite, the national status mirror and its
+divergence check, PayGov and VNPost with their policies, callback endpoint and reconciliations
+(demo_gateways), and the dead-letter topic. Monitors and the dashboard join as they land.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
+from hub.demo_gateways import run_gateways
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record, Upstream
@@ -189,6 +190,13 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
 
         project(len(events) + len(bad) + from_connectors)
         _mirror(settings, log, project, echo)
+
+        following = KafkaRecordSource(settings, [settings.dossier_topic])  # one consumer for every catch-up
+        runner.seek(following, sorted(following.assignment()))
+        try:
+            run_gateways(settings, log, lambda: runner.run(following, commit_to_kafka=False, idle_exit_s=0.3), echo)
+        finally:
+            following.close()
         totals = runner.totals
         echo(f"projected into {settings.database_url}: {totals.applied} events applied, {totals.parked} parked")
         _show_read_models(engine, echo)

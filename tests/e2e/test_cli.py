@@ -142,6 +142,11 @@ def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
     mirrored = re.search(r"national portal mirror \S+: (\d+) dossiers mirrored", out)
     assert mirrored and int(mirrored[1]) >= 60, "the dossiers the portal can file were mirrored"
     assert "divergence check (hub reconcile dvcqg): {'checked': " in out
+    paid = re.search(r"PayGov simulator \S+: (\d+) payments started \(INIT\), (\d+) paid, (\d+) failed", out)
+    assert paid and int(paid[1]) > 0 and int(paid[2]) + int(paid[3]) == int(paid[1]), "every payment settled"
+    posted = re.search(r"VNPost simulator \S+: (\d+) orders \(pickup, delivery\), (\d+) tracking statuses", out)
+    assert posted and int(posted[1]) > 0 and int(posted[2]) >= 5 * int(posted[1])
+    assert "reconciliation (hub reconcile payments|postal)" in out
     projected = re.search(r"demo done: (\d+) events projected, 2 parked", out)
     assert projected and int(projected[1]) >= 19 + sum(int(c[1]) for c in connectors) + int(mirrored[1])
     assert re.search(r"v_dossier: 63 dossiers, \d+ events", out)

@@ -1,0 +1,92 @@
+"""The demo's payment and postal part: PayGov and VNPost simulators with their usual faults (forged
+and duplicate callbacks included), the callback endpoint, both policies, and both reconciliations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pydantic import SecretStr
+
+from hub.kafka_log import KafkaEventLog
+from hub.settings import Settings
+
+__all__ = ["run_gateways"]
+
+
+def run_gateways(
+    settings: Settings, log: KafkaEventLog, catch_up: Callable[[], object], echo: Callable[[str], None]
+) -> None:
+    from connectors.callbacks import build_callback_app
+    from connectors.paygov.book import PaymentBook
+    from connectors.paygov.reconcile import reconcile_payments
+    from connectors.paygov.simulator import PayGovFaults, PayGovSimulator
+    from connectors.registry import POLICIES, paygov_client, vnpost_client
+    from connectors.security_log import refusals
+    from connectors.vnpost.reconcile import reconcile_postal
+    from connectors.vnpost.simulator import VnpostFaults, VnpostSimulator
+    from hub.bootstrap import make_engine
+    from hub.local.http import BackgroundServer
+
+    pay_faults, post_faults = PayGovFaults.realistic(), VnpostFaults.realistic()
+    pay_faults.timeout_rate = post_faults.timeout_rate = 0.0  # keep the demo quick; the tests exercise timeouts
+    with PayGovSimulator(pay_faults, pay_delay_s=0.5) as pay, VnpostSimulator(post_faults, step_s=0.1) as post:
+        local = settings.model_copy(
+            update={
+                "paygov_url": pay.url,
+                "paygov_merchant_code": pay.merchant_code,
+                "paygov_secret": SecretStr(pay.secret),
+                "paygov_requery_after_s": 2.0,  # the demo compresses PayGov's 30 minutes
+                "paygov_requery_every_s": 1.0,
+                "vnpost_url": post.url,
+                "vnpost_customer_code": post.customer_code,
+                "vnpost_secret": SecretStr(post.secret),
+                "vnpost_track_after_s": 1.0,
+                "policy_retry_base_s": 0.1,
+                "policy_retry_max_s": 0.5,
+            }
+        )
+        engine = make_engine(local)
+        with BackgroundServer(build_callback_app(local, log)) as callbacks:
+            pay.callback_url = f"{callbacks.url}/callbacks/paygov/ipn"
+            post.callback_url = f"{callbacks.url}/callbacks/vnpost/tracking"
+            echo(f"\ncallback endpoint {callbacks.url} (PayGov IPN, VNPost tracking)")
+            policies = [POLICIES[name].build(local, log) for name in ("paygov-payments", "vnpost-orders")]
+            deadline = time.monotonic() + 30
+            try:
+                quiet = 0
+                while quiet < 4 and time.monotonic() < deadline:
+                    done = sum(p.tick() for p in policies)
+                    busy = pay.clock.pending() + post.clock.pending()
+                    catch_up()
+                    quiet = 0 if done or busy else quiet + 1
+                    time.sleep(0.3)
+            finally:
+                for p in policies:
+                    p.close()
+            pays, posts = policies[0].counters, policies[1].counters
+            state = pay.state
+            forged = sum(1 for kind, *_ in state.ipn_answers if kind == "forged")
+            echo(
+                f"PayGov simulator {pay.url}: {pays['initiated']} payments started (INIT), "
+                f"{sum(1 for t in state.transactions.values() if t.status == 1)} paid, "
+                f"{sum(1 for t in state.transactions.values() if t.status == 4)} failed; "
+                f"{pays['query_recorded']} outcomes found by QUERY after a lost IPN; "
+                f"{forged} forged callbacks, refused: {refusals(engine, 'PAYGOV')}"
+            )
+            echo(
+                f"VNPost simulator {post.url}: {posts['ordered']} orders (pickup, delivery), "
+                f"{sum(len(o.events) for o in post.state.orders.values())} tracking statuses, "
+                f"{posts['polled']} items polled; refused callbacks: {refusals(engine, 'VNPOST')}"
+            )
+            pay_client, post_client = paygov_client(local), vnpost_client(local)
+            try:
+                payments = reconcile_payments(PaymentBook(engine, log), pay_client, in_flight_s=2.0)
+                postal = reconcile_postal(engine, post_client)
+            finally:
+                pay_client.close()
+                post_client.close()
+            echo(f"reconciliation (hub reconcile payments|postal): {payments.summary()} {postal.summary()}")
+            for finding in payments.findings + postal.findings:  # the sample dossiers' own orders and payments
+                echo(f"  {finding.line()}")
+        engine.dispose()
