@@ -7,8 +7,11 @@ from pathlib import Path
 
 from hub.settings import Settings
 from hub.synthetic import province_events
+from projections.registry import projection
 from tests.e2e.test_cli import run_hub
 from tests.integration.read_models import fresh_topic, publish
+
+STATE_VERSION = projection("dossier_state").version
 
 
 def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> None:
@@ -24,7 +27,7 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
     status = run_hub(settings, "projections", "status", env=env)
     assert status.returncode == 0, status.stderr
     assert "timeline: generation 1 (v2); applied through 1500 records" in status.stdout
-    assert "dossier_state: generation 1 (v2); applied through 1500 records" in status.stdout
+    assert f"dossier_state: generation 1 (v{STATE_VERSION}); applied through 1500 records" in status.stdout
 
     rebuilt = run_hub(settings, "projections", "rebuild", "dossier_state", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
@@ -32,7 +35,7 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
     assert "rebuilding dossier_state g2" in rebuilt.stderr, "progress goes to stderr"
 
     status = run_hub(settings, "projections", "status", env=env)
-    assert "dossier_state: generation 2 (v2); applied through 1500 records" in status.stdout
+    assert f"dossier_state: generation 2 (v{STATE_VERSION}); applied through 1500 records" in status.stdout
 
     with sqlite3.connect(db) as conn:
         timeline = conn.execute("SELECT count(*), count(DISTINCT dossier_code) FROM v_timeline").fetchone()
