@@ -226,3 +226,27 @@ def test_reconciliation_finds_each_injected_discrepancy_and_no_other(payment_hub
         ).scalar_one()
     engine.dispose()
     assert divergences == len(expected), "each finding is on the dossier's timeline"
+
+
+@pytest.mark.parametrize("payment_hub", [(40, PayGovFaults(), "sqlite")], indirect=True)
+def test_a_read_store_rebuilt_from_the_log_starts_no_payment_again(payment_hub: PaymentHub, tmp_path: Path) -> None:
+    hub = payment_hub
+    hub.run()
+    time.sleep(1.0)
+    inits = sum(hub.gateway.state.inits.values())
+    fresh = f"sqlite:///{tmp_path}/restored.sqlite3"
+    settings = hub.settings.model_copy(update={"database_url": fresh})
+    log = KafkaEventLog(settings, make_codec(settings))
+    policy = POLICIES["paygov-payments"].build(settings, log)
+    try:
+        assert policy.tick() == 0 and policy.counters["held_ticks"] == 1, "read models not built yet: nothing is sent"
+        with Projector(settings, fresh) as projector:
+            deadline = time.monotonic() + 60
+            while projector.records < len(read_log(hub.settings, quiet_s=0.5)):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert policy.tick() == 0 and policy.counters["held_ticks"] == 1, "caught up: nothing is left to send"
+    finally:
+        policy.close()
+        log.close()
+    assert sum(hub.gateway.state.inits.values()) == inits
