@@ -204,6 +204,10 @@ def test_every_order_is_created_once_though_the_policy_is_killed_mid_call(postal
     assert refusals(engine, "VNPOST") == {"bad_signature": sent["forged"], "malformed": sent["malformed"]}
     engine.dispose()
     assert sent["forged"] > 0 and sent["malformed"] > 0 and state.counts["callbacks_lost"] > 0
+    print(  # the figures behind the closing note (pytest -s)
+        f"orders {len(state.orders)} creations {sum(state.creations.values())} kills {len(kills)} callbacks {sent} "
+        f"receiver {dict(hub.receiver.counters)} vnpost {state.counts}"
+    )
 
 
 @pytest.mark.parametrize(
