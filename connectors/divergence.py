@@ -30,7 +30,9 @@ def divergence_event(
     source_system: SourceSystem = SourceSystem.HUB,
     agency_code: str | None = None,
     procedure_code: str | None = None,
+    about: str | None = None,
 ) -> Event:
+    """``about`` names what inside the dossier differs (a result, payment or postal item), if not the dossier."""
     fingerprint = hashlib.sha256(f"{field_name}\x1f{system_value}\x1f{hub_value}".encode()).hexdigest()[:16]
     return new_event(
         EventType.DIVERGENCE_DETECTED,
@@ -38,7 +40,13 @@ def divergence_event(
         source_system=source_system,
         source_ref=f"{subject}:divergence:{fingerprint}",
         occurred_at=datetime.now(UTC),
-        payload={"field": field_name, "portal_value": system_value, "hub_value": hub_value, "rule": rule},
+        payload={
+            "field": field_name,
+            "portal_value": system_value,
+            "hub_value": hub_value,
+            "rule": rule,
+            "subject": about,
+        },
         agency_code=agency_code,
         procedure_code=procedure_code,
     )
@@ -81,7 +89,14 @@ class FindingReport:
     def events(self, source_system: SourceSystem) -> list[Event]:
         return [
             divergence_event(
-                f.dossier_code, f.subject, f.field, f.system_value, f.hub_value, f.rule, source_system=source_system
+                f.dossier_code,
+                f.subject,
+                f.field,
+                f.system_value,
+                f.hub_value,
+                f.rule,
+                source_system=source_system,
+                about=f.subject,
             )
             for f in self.findings
         ]

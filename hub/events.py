@@ -54,6 +54,9 @@ class EventType(StrEnum):
     NATIONAL_STATUS_SYNCED = "NationalStatusSynced"
     NATIONAL_SYNC_FAILED = "NationalSyncFailed"
     DIVERGENCE_DETECTED = "DivergenceDetected"
+    RESULT_SYNCED = "ResultSynced"
+    RESULT_SYNC_FAILED = "ResultSyncFailed"
+    RESULT_REVOKED = "ResultRevoked"
 
 
 EVENT_ORDER: dict[EventType, int] = {kind: rank for rank, kind in enumerate(EventType)}

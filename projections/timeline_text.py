@@ -218,9 +218,34 @@ def _mirror_failed(p: P) -> Line:
 
 
 def _divergence(p: P) -> Line:
+    about = f" of {p['subject']}" if p.get("subject") else ""
+    about_vi = f" của {p['subject']}" if p.get("subject") else ""
     return Line(
-        f"Portal disagrees on {p['field']}: portal {p.get('portal_value')}, hub {p.get('hub_value')}",
-        f"Sai lệch {p['field']}: Cổng {p.get('portal_value')}, hệ thống {p.get('hub_value')}",
+        f"External system disagrees on {p['field']}{about}: theirs {p.get('portal_value')}, hub {p.get('hub_value')}",
+        f"Sai lệch {p['field']}{about_vi}: hệ thống ngoài {p.get('portal_value')}, hệ thống {p.get('hub_value')}",
+    )
+
+
+def _result_synced(p: P) -> Line:
+    return Line(
+        f"Result {p['result_code']} in the national data store ({p['operation'].lower()}, attempt {p['attempt']})",
+        f"Đồng bộ kết quả {p['result_code']} lên kho dữ liệu quốc gia (lần {p['attempt']})",
+    )
+
+
+def _result_sync_failed(p: P) -> Line:
+    retry = "will retry" if p["will_retry"] else "parked"
+    return Line(
+        f"Result {p['result_code']} not synced ({p['error_code']}, {retry}): {p['reason']}",
+        f"Đồng bộ kết quả {p['result_code']} lỗi ({p['error_code']}): {p['reason']}",
+    )
+
+
+def _result_revoked(p: P) -> Line:
+    by = f" by {p['revoked_by']}" if p.get("revoked_by") else ""
+    return Line(
+        f"Result {p['result_code']} revoked in the national data store{by}",
+        f"Kết quả {p['result_code']} bị thu hồi trên kho dữ liệu quốc gia",
     )
 
 
@@ -248,6 +273,9 @@ TEXTS: dict[EventType, Callable[[P], Line]] = {
     EventType.NATIONAL_STATUS_SYNCED: _mirrored,
     EventType.NATIONAL_SYNC_FAILED: _mirror_failed,
     EventType.DIVERGENCE_DETECTED: _divergence,
+    EventType.RESULT_SYNCED: _result_synced,
+    EventType.RESULT_SYNC_FAILED: _result_sync_failed,
+    EventType.RESULT_REVOKED: _result_revoked,
 }
 
 

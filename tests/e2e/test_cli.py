@@ -129,7 +129,7 @@ def test_topics_create_and_schemas_check(kafka_settings: Settings) -> None:
     assert f"{renamed.dossier_topic}: created" in done.stdout
     assert f"{renamed.dead_letter_topic}: exists" in done.stdout
     checked = run_hub(kafka_settings, "schemas", "check")
-    assert checked.returncode == 0 and "schemas OK: 23 event types" in checked.stdout
+    assert checked.returncode == 0 and "schemas OK: 26 event types" in checked.stdout
 
 
 def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:

@@ -179,7 +179,8 @@ def test_1000_fees_are_paid_and_recorded_exactly_once_despite_callback_faults(pa
     assert gateway.counts["ipn_lost"] > 0 and hub.policy.counters["query_recorded"] >= gateway.counts["ipn_lost"]
     assert gateway.counts["timeout"] > 0 and gateway.counts["http500"] > 0
     print(  # the figures behind the closing note (pytest -s)
-        f"paid {len(paid)} failed {len(failed)} inits {sum(gateway.inits.values())} ipn {Counter(a[0] for a in answers)} "
+        f"paid {len(paid)} failed {len(failed)} inits {sum(gateway.inits.values())} "
+        f"ipn {Counter(a[0] for a in answers)} "
         f"receiver {dict(hub.receiver.counters)} policy {dict(hub.policy.counters)} gateway {gateway.counts}"
     )
 

@@ -21,12 +21,13 @@ from tests.fakes import InMemoryRegistry
 from tests.strategies import events
 
 SCHEMAS = SchemaSet()
-V1 = Path(__file__).parents[2] / "schemas" / "history" / "dossier" / "DossierEvent.v1.avsc"
+HISTORY = Path(__file__).parents[2] / "schemas" / "history" / "dossier"
+LATEST = max(HISTORY.glob("DossierEvent.v*.avsc"), key=lambda p: int(p.stem.rsplit(".v", 1)[1]))
 
 
 def _avro_reader() -> avro.io.DatumReader:
     # The published version file is self-contained, as a third party would use it.
-    return avro.io.DatumReader(avro.schema.parse(V1.read_text(encoding="utf-8")))
+    return avro.io.DatumReader(avro.schema.parse(LATEST.read_text(encoding="utf-8")))
 
 
 AVRO_READER = _avro_reader()
@@ -169,5 +170,5 @@ def test_data_written_with_a_published_version_is_read_by_the_current_one() -> N
 
 
 def test_schema_history_file_is_self_contained_json() -> None:
-    parsed = json.loads(V1.read_text(encoding="utf-8"))
+    parsed = json.loads(LATEST.read_text(encoding="utf-8"))
     assert parsed["name"] == "vn.motcua.events.DossierEvent"

@@ -74,18 +74,18 @@ def _widen_int(doc: dict[str, Any]) -> None:
 
 
 def _add_event_type(root: Path) -> None:
-    (root / "dossier" / "vn.motcua.events.ResultSynced.avsc").write_text(
+    (root / "dossier" / "vn.motcua.events.ResultArchived.avsc").write_text(
         json.dumps(
             {
                 "type": "record",
-                "name": "ResultSynced",
+                "name": "ResultArchived",
                 "namespace": "vn.motcua.events",
                 "fields": [{"name": "result_code", "type": "string"}],
             }
         ),
         encoding="utf-8",
     )
-    _edit("DossierEvent", lambda d: _field(d, "payload")["type"].append("ResultSynced"))(root)
+    _edit("DossierEvent", lambda d: _field(d, "payload")["type"].append("ResultArchived"))(root)
 
 
 INCOMPATIBLE: dict[str, tuple[Edit, str, str]] = {
@@ -159,9 +159,10 @@ def test_compatible_change_passes(case: str, schema_copy: Path) -> None:
 def test_freeze_publishes_a_new_version_that_decoders_then_know(schema_copy: Path) -> None:
     _edit("DossierAccepted", _add_optional)(schema_copy)
     schemas = SchemaSet(schema_copy)
+    published = [v.version for v in schemas.history]
     version = schemas.freeze()
-    assert version is not None and version.version == 2
+    assert version is not None and version.version == published[-1] + 1
     reloaded = SchemaSet(schema_copy)
-    assert [v.version for v in reloaded.history] == [1, 2]
+    assert [v.version for v in reloaded.history] == [*published, version.version]
     assert reloaded.current.fingerprint in reloaded.by_fingerprint()
     assert reloaded.freeze() is None
