@@ -12,6 +12,7 @@ from hub.settings import Settings
 if TYPE_CHECKING:
     from connectors.dvcqg.client import DvcqgClient
     from connectors.dvcqg.mirror import NationalMirror
+    from connectors.dvcqg.results_sync import ResultsSync
     from connectors.paygov.client import PayGovClient
     from connectors.vnpost.client import VnpostClient
     from hub.policy_loop import Policy, PolicyOptions
@@ -169,6 +170,26 @@ def _postal(settings: Settings, events: EventLog) -> Policy:
     )
 
 
+def results_sync(settings: Settings, events: EventLog) -> ResultsSync:
+    from connectors.dvcqg.results_sync import ResultsSync
+    from hub.bootstrap import make_engine, make_log_end
+    from hub.policy_loop import PolicyOptions
+    from hub.policy_marks import ReplayGuard
+
+    engine = make_engine(settings)
+    guard = ReplayGuard(engine, "results-sync", ["results"], make_log_end(settings))
+    options = PolicyOptions(
+        batch=settings.policy_batch,
+        concurrency=settings.results_sync_concurrency,
+        retry_base_s=settings.policy_retry_base_s,
+        retry_max_s=settings.policy_retry_max_s,
+        max_attempts=settings.policy_max_attempts,
+    )
+    return ResultsSync(
+        dvcqg_client(settings), engine, events, guard, options, source_timeout_s=settings.results_source_timeout_s
+    )
+
+
 POLICIES: dict[str, PolicySpec] = {
     "dvcqg-mirror": PolicySpec(
         "dvcqg-mirror",
@@ -179,6 +200,11 @@ POLICIES: dict[str, PolicySpec] = {
         "paygov-payments",
         "starts a PayGov payment for each fee assessed (INIT); asks about payments pending over 30 min (QUERY)",
         _payments,
+    ),
+    "results-sync": PolicySpec(
+        "results-sync",
+        "puts each digitised result (file streamed, hash and metadata verified) in the citizen's national data store",
+        results_sync,
     ),
     "vnpost-orders": PolicySpec(
         "vnpost-orders",

@@ -96,6 +96,12 @@ class FaultGate:
                 self._replies[key] = body
         return body
 
+    def forget(self, key: str | None) -> None:
+        """A request that died before answering: its key may be used again."""
+        if key:
+            with self.lock:
+                self._replies.pop(key, None)
+
     def forget_keys(self) -> None:
         """The system restarted and lost its idempotency memory: only its own uniqueness rules remain."""
         with self.lock:
@@ -107,8 +113,6 @@ class FaultGate:
         if seen := self.once(key):
             return seen
         if failed := await self.faulty():
-            if key:
-                with self.lock:
-                    self._replies.pop(key, None)
+            self.forget(key)
             return failed
         return None

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     """Ceiling of that backoff."""
     policy_max_attempts: int = 8
     """Failed attempts after which an item is parked (until `hub reconcile` or an operator acts)."""
+    results_sync_concurrency: int = 4
+    """Results the sync streams to the national data store at once (each streams in 64 KiB chunks)."""
+    results_source_timeout_s: float = 60.0
+    """Timeout of reading a result file from its source (between chunks, not for the whole file)."""
     paygov_url: str = "http://127.0.0.1:8092/"
     """Base URL of PayGov's merchant API (INIT, QUERY, settlement statement)."""
     paygov_merchant_code: str = "MOTCUA"

@@ -36,6 +36,7 @@ __all__ = [
     "policy_marks_table",
     "projections_table",
     "replace_rows",
+    "results_sync_table",
     "security_events_table",
     "select_in",
     "upsert",
@@ -163,6 +164,25 @@ security_events_table = sa.Table(
     sa.Index("ix_hub_security_events_at", "at"),
     comment="Callbacks refused for security reasons (bad signature, amount mismatch, unknown reference): "
     "never payments nor tracking. No raw identity numbers: callbacks carry none, details are ours.",
+)
+
+
+results_sync_table = sa.Table(
+    "hub_results_sync",
+    METADATA,
+    sa.Column("result_code", sa.String(64), primary_key=True),
+    sa.Column("dossier_code", sa.String(64), nullable=False),
+    sa.Column("synced_digest", sa.String(64), nullable=True),
+    sa.Column("file_id", sa.String(64), nullable=True),
+    sa.Column("file_sha256", sa.String(64), nullable=True),
+    sa.Column("attempt_digest", sa.String(64), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("uncertain", sa.Boolean, nullable=False, default=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Per digitised result, what the national data store acknowledged (metadata digest, stored file "
+    "id and hash) and the sync policy's retry state. Records calls made.",
 )
 
 

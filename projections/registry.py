@@ -6,6 +6,7 @@ from hub.ports import Projection
 from projections.dossier_state import DossierStateProjection
 from projections.payments import PaymentsProjection
 from projections.postal import PostalProjection
+from projections.results import ResultsProjection
 from projections.timeline import TimelineProjection
 
 __all__ = ["PROJECTIONS", "projection"]
@@ -17,6 +18,7 @@ PROJECTIONS: dict[str, Projection] = {
         DossierStateProjection(),
         PaymentsProjection(),
         PostalProjection(),
+        ResultsProjection(),
     )
 }
 

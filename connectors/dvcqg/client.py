@@ -5,7 +5,7 @@ the change feed of online submissions and ratings for the connector runtime."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -40,8 +40,12 @@ class DvcqgClient:
             self.renewals += 1
             return self._token
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.api.send(method, path, headers={"Authorization": f"Bearer {self._token}"}, **kwargs)
+    def _send(
+        self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return self.api.send(
+            method, path, headers={**(headers or {}), "Authorization": f"Bearer {self._token}"}, **kwargs
+        )
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON body of a successful call (HTTP 200); UpstreamError otherwise. Pass
@@ -52,6 +56,18 @@ class DvcqgClient:
         if reply.status_code == 401:  # expired or revoked: renew once, transparently
             self._renew()
             reply = self._send(method, path, **kwargs)
+        return self.api.body(reply, path)
+
+    def stream_call(
+        self, method: str, path: str, content: Callable[[], Iterator[bytes]], **kwargs: Any
+    ) -> dict[str, Any]:
+        """``call`` with a streamed body: ``content()`` makes a fresh stream for the retry after a 401."""
+        if self._token is None:
+            self._renew()
+        reply = self._send(method, path, content=content(), **kwargs)
+        if reply.status_code == 401:
+            self._renew()
+            reply = self._send(method, path, content=content(), **kwargs)
         return self.api.body(reply, path)
 
     def close(self) -> None:

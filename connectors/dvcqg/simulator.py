@@ -2,6 +2,7 @@
 expires, a change feed of online submissions and ratings, dossier and step sync
 (``DongBoHoSoMC``, ``CapNhatTienDoHoSoMC``, at most 10 steps a call) and lookup (``TraCuuHoSo``).
 It keeps what it was told, so tests can compare the mirror with the hub. Success is error_code "0".
+The citizen's national data store lives here too (national_store.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from connectors.dvcqg.national_store import NationalStore, add_store_routes
 from connectors.dvcqg.world import PortalWorld
 from connectors.simulated_faults import DeliveryFaults, FaultGate
 from hub.local.http import BackgroundServer
@@ -30,6 +32,7 @@ class PortalFaults(DeliveryFaults):
     revoke_rate: float = 0.0  # a valid token is reported expired (the portal restarted, rotated keys...)
     partial_batch_rate: float = 0.0  # some steps of a batch fail
     corrupt_statuses: bool = False  # statuses 5, 6, 8 are stored as 9, as one province was found doing
+    corrupt_upload_rate: float = 0.0  # national data store: the stored bytes of an upload differ from those sent
 
     @classmethod
     def realistic(cls) -> PortalFaults:
@@ -69,6 +72,7 @@ def make_portal_app(
     client_id: str,
     client_secret: str,
     token_ttl_s: float,
+    store: NationalStore,
     seed: int = 1,
 ) -> FastAPI:
     app = FastAPI(title="DVCQG simulator")
@@ -176,6 +180,7 @@ def make_portal_app(
             return await gate.answer(_body("4", "Không tìm thấy hồ sơ"))
         return await gate.answer(_body("0", data={**found, "QuaTrinhXuLy": list(state.steps.get(MaHoSo, []))}))
 
+    add_store_routes(app, store, gate, authorised)
     return app
 
 
@@ -195,9 +200,16 @@ class PortalSimulator:
         self.world = world
         self.faults = faults or PortalFaults()
         self.state = PortalState()
+        self.store = NationalStore(corrupt_upload_rate=self.faults.corrupt_upload_rate)
         self.client_id, self.client_secret = client_id, client_secret
         app = make_portal_app(
-            world, self.faults, self.state, client_id=client_id, client_secret=client_secret, token_ttl_s=token_ttl_s
+            world,
+            self.faults,
+            self.state,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_ttl_s=token_ttl_s,
+            store=self.store,
         )
         self._server = BackgroundServer(app, port=port)
 

@@ -161,7 +161,7 @@ def test_freeze_publishes_a_new_version_that_decoders_then_know(schema_copy: Pat
     schemas = SchemaSet(schema_copy)
     published = [v.version for v in schemas.history]
     version = schemas.freeze()
-    assert version is not None and version.version == published[-1] + 1
+    assert version is not None and version.version == (published[-1] or 0) + 1
     reloaded = SchemaSet(schema_copy)
     assert [v.version for v in reloaded.history] == [*published, version.version]
     assert reloaded.current.fingerprint in reloaded.by_fingerprint()
