@@ -31,6 +31,7 @@ def divergence_event(
     agency_code: str | None = None,
     procedure_code: str | None = None,
     about: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Event:
     """``about`` names what inside the dossier differs (a result, payment or postal item), if not the dossier."""
     fingerprint = hashlib.sha256(f"{field_name}\x1f{system_value}\x1f{hub_value}".encode()).hexdigest()[:16]
@@ -39,7 +40,7 @@ def divergence_event(
         dossier_code=dossier_code,
         source_system=source_system,
         source_ref=f"{subject}:divergence:{fingerprint}",
-        occurred_at=datetime.now(UTC),
+        occurred_at=occurred_at or datetime.now(UTC),
         payload={
             "field": field_name,
             "portal_value": system_value,

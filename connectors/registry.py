@@ -58,12 +58,24 @@ def _dvcqg(settings: Settings) -> Upstream:
     return DvcqgUpstream(dvcqg_client(settings), settings.identity_key_bytes())
 
 
+def _store_feed(settings: Settings) -> Upstream:
+    from connectors.dvcqg.store_feed import StoreFeedUpstream
+
+    return StoreFeedUpstream(dvcqg_client(settings))
+
+
 CONNECTORS: dict[str, ConnectorSpec] = {
     "onestop": ConnectorSpec(
         "onestop", "provincial one-stop system (SOAP change feed)", lambda s: s.onestop_url, _onestop
     ),
     "dvcqg": ConnectorSpec(
         "dvcqg", "national portal: online submissions and ratings (REST feed)", lambda s: s.dvcqg_url, _dvcqg
+    ),
+    "dvcqg-store": ConnectorSpec(
+        "dvcqg-store",
+        "national data store: results revoked or edited there by others (REST feed)",
+        lambda s: s.dvcqg_url,
+        _store_feed,
     ),
 }
 

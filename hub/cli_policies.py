@@ -45,7 +45,8 @@ def list_policies() -> None:
 @click.option(
     "--reconcile-every",
     type=float,
-    help="dvcqg-mirror: seconds between divergence checks (HUB_DVCQG_RECONCILE_INTERVAL_S; 0: off).",
+    help="dvcqg-mirror, results-sync: seconds between reconciliations (HUB_DVCQG_RECONCILE_INTERVAL_S, "
+    "HUB_RESULTS_RECONCILE_INTERVAL_S; 0: off).",
 )
 @click.pass_context
 def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every: float | None) -> None:
@@ -68,6 +69,24 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
         every.append((period, periodic))
         policy: Policy = mirror
         click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
+    elif name == "results-sync":
+        from connectors.dvcqg.results_reconcile import reconcile_results
+        from connectors.onestop.client import OnestopUpstream
+        from connectors.registry import results_sync
+
+        sync = results_sync(settings, log)
+        period = settings.results_reconcile_interval_s if reconcile_every is None else reconcile_every
+
+        def check_results() -> None:
+            report, events = reconcile_results(
+                sync, OnestopUpstream(settings.onestop_url, settings.identity_key_bytes())
+            )
+            log.append(events)
+            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
+
+        every.append((period, check_results))
+        policy = sync
+        click.echo(f"{name}: syncing to {settings.dvcqg_url} (reconciliation every {period:.0f} s)", err=True)
     else:
         policy = POLICIES[name].build(settings, log)
         click.echo(f"{name}: {POLICIES[name].description}", err=True)

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     """Failed attempts after which an item is parked (until `hub reconcile` or an operator acts)."""
     results_sync_concurrency: int = 4
     """Results the sync streams to the national data store at once (each streams in 64 KiB chunks)."""
+    results_reconcile_interval_s: float = 3600.0
+    """How often the running results-sync reconciles the one-stop, the hub and the national store (0: off)."""
     results_source_timeout_s: float = 60.0
     """Timeout of reading a result file from its source (between chunks, not for the whole file)."""
     paygov_url: str = "http://127.0.0.1:8092/"

@@ -253,6 +253,8 @@ class ResultsSync(Looping):
             raise StoreError(answer, f"registration refused: {reply.get('message')}", retryable=answer != "3")
         stored: dict[str, Any] = reply["data"]
         if (why := self._matches(work, stored)) is not None:
+            if stored.get("MaBam") != work.row["source_sha256"]:
+                m["file_id"] = m["file_sha256"] = None  # the store's copy of the bytes is bad: upload again
             raise StoreError("echo-differs", why)
         return stored
 

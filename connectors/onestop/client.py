@@ -3,7 +3,7 @@ library errors converted to UpstreamError, and digitised results enriched with t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,18 @@ class OnestopUpstream:
             if "not found" in str(exc).lower() or "khong tim thay" in str(exc).lower():
                 return None
             raise
+
+    def results(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """LayDanhSachKetQuaSoHoa: every digitised result the one-stop holds (metadata, hash, link)."""
+        page = 1
+        while True:
+            found = self._call("LayDanhSachKetQuaSoHoa", page, page_size) or {}
+            wrapper = found.get("DanhSach") or {}
+            items = wrapper.get("KetQuaSoHoa") or [] if isinstance(wrapper, dict) else wrapper
+            yield from items
+            if not items or page * page_size >= int(found.get("TongSo") or 0):
+                return
+            page += 1
 
     def dossier(self, code: str) -> dict[str, Any]:
         """LayChiTietHoSo: a dossier with its processing history."""

@@ -28,8 +28,8 @@ from spyne.error import ResourceNotFoundError
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from connectors.onestop.soap_types import TNS, HoSo, KetQuaSoHoa, TepTin, ThayDoi, TrangThayDoi
-from connectors.onestop.world import World
+from connectors.onestop.soap_types import TNS, DanhSachKetQuaSoHoa, HoSo, KetQuaSoHoa, TepTin, ThayDoi, TrangThayDoi
+from connectors.onestop.world import DigitisedFile, World
 from connectors.simulated_faults import DeliveryFaults
 
 __all__ = ["Faults", "OnestopSimulator"]
@@ -118,17 +118,34 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
             found = world.files.get(Ma or "")
             if found is None:
                 raise ResourceNotFoundError(f"KetQuaSoHoa {Ma}")
-            return KetQuaSoHoa(
-                Ma=Ma,
-                MaKetQua=Ma,
-                TepTin=TepTin(
-                    TenTep=f"{Ma}.pdf",
-                    KieuTep=found.media_type,
-                    KichThuoc=len(found.content),
-                    MaBam=found.sha256,
-                    DuongDan=file_url(Ma),
-                ),
+            return described(found)
+
+        @rpc(Integer, Integer, _returns=DanhSachKetQuaSoHoa)  # type: ignore[untyped-decorator]
+        def LayDanhSachKetQuaSoHoa(
+            ctx: Any,
+            Trang: int | None,
+            SoLuong: int | None,
+        ) -> DanhSachKetQuaSoHoa:
+            """Every digitised result the one-stop holds, by code, one page (from 1) at a time."""
+            size = min(max(SoLuong or 500, 1), 1000)
+            codes = sorted(world.files)
+            start = (max(Trang or 1, 1) - 1) * size
+            return DanhSachKetQuaSoHoa(
+                DanhSach=[described(world.files[c]) for c in codes[start : start + size]], TongSo=len(codes)
             )
+
+    def described(found: DigitisedFile) -> KetQuaSoHoa:
+        return KetQuaSoHoa(
+            Ma=found.code,
+            MaKetQua=found.code,
+            TepTin=TepTin(
+                TenTep=f"{found.code}.pdf",
+                KieuTep=found.media_type,
+                KichThuoc=len(found.content),
+                MaBam=found.sha256,
+                DuongDan=file_url(found.code),
+            ),
+        )
 
     return MotCuaService
 

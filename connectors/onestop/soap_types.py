@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from spyne import Array, Boolean, ByteArray, ComplexModel, Integer, Long, Unicode
 
-__all__ = ["TNS", "DinhDanh", "HoSo", "KetQuaSoHoa", "PhiLePhi", "TepTin", "ThayDoi", "TrangThayDoi"]
+__all__ = [
+    "TNS",
+    "DanhSachKetQuaSoHoa",
+    "DinhDanh",
+    "HoSo",
+    "KetQuaSoHoa",
+    "PhiLePhi",
+    "TepTin",
+    "ThayDoi",
+    "TrangThayDoi",
+]
 
 TNS = "urn:motcua:mot-cua-dien-tu:v1"
 
@@ -100,3 +110,8 @@ class KetQuaSoHoa(_Model):
     SoKyHieu = Unicode
     TepTin = TepTin
     NoiDung = ByteArray
+
+
+class DanhSachKetQuaSoHoa(_Model):
+    DanhSach = Array(KetQuaSoHoa)
+    TongSo = Long

@@ -4,10 +4,11 @@ results propagated, drift found and repaired, a killed sync leaving no duplicate
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 from pydantic import SecretStr
 
 from connectors.dvcqg.results_sync import ResultsSync
@@ -27,7 +30,9 @@ from hub.bootstrap import make_codec
 from hub.events import Event, EventType, SourceSystem, new_event
 from hub.identity import protect_identity
 from hub.kafka_log import KafkaEventLog
+from hub.local.http import BackgroundServer
 from hub.settings import Settings
+from tests.integration.helpers import hub_env, kill_repeatedly, run_to_end
 from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
 
 KEY = b"test-identity-key-0123456789"
@@ -183,3 +188,137 @@ def test_5000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(res
     states = dict(hub.rows("SELECT state, count(*) FROM v_results GROUP BY state"))
     assert states == {"synced": 4950, "replaced": 50}
     print(f"synced {len(synced)} counters {dict(sync.counters)} store {counts}")
+
+
+@pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite"), (PortalFaults(), "postgresql")], indirect=True)
+def test_drift_in_the_store_is_found_and_repaired_and_nothing_else_is_reported(results_hub: ResultsHub) -> None:
+    from connectors.dvcqg.store_feed import StoreFeedUpstream
+    from connectors.registry import dvcqg_client
+    from hub.bootstrap import make_connector_runner
+
+    hub = results_hub
+    made = hub.add(60)
+    sync = hub.policy()
+    try:
+        hub.settle(sync)
+        store, codes = hub.portal.store, [e.payload["result_code"] for e in made]
+        for code in codes[:3]:
+            store.drift(code, "SoKyHieu", "99/GP-SAI")  # silent: only reconciliation can see it
+        store.extra("KQ9999999", "someone-else")
+        del hub.source.world.files[codes[10]]
+        expected = {(c, "differs_in_store") for c in codes[:3]} | {("KQ9999999", "unknown_in_store")}
+        expected |= {(codes[10], "missing_at_onestop")}
+        env = hub_env_for(hub)
+        first = run_to_end(["reconcile", "results", "--json"], env)
+        assert first.returncode == 1, first.stderr[-2000:]
+        assert findings(first.stdout) == expected
+        hub.settle(sync)  # the drifted ones are repaired
+        assert all(store.results[c].metadata["SoKyHieu"] != "99/GP-SAI" for c in codes[:3])
+        second = run_to_end(["reconcile", "results", "--json"], env)
+        assert findings(second.stdout) == expected - {(c, "differs_in_store") for c in codes[:3]}
+        # Changes announced in the store's feed: an edit is repaired, a revocation is respected.
+        store.drift(codes[20], "NguoiKy", "Người khác", silent=False)
+        store.revoke(codes[21])
+        log = KafkaEventLog(hub.settings, make_codec(hub.settings))
+        try:
+            feed = make_connector_runner(StoreFeedUpstream(dvcqg_client(hub.settings)), hub.settings, log)
+            assert feed.run(idle_exit_s=0).counters["events_produced"] == 2
+        finally:
+            log.close()
+        hub.settle(sync)
+    finally:
+        sync.close()
+        sync._log.close()  # type: ignore[attr-defined]
+    assert store.results[codes[20]].metadata["NguoiKy"] == "Giám đốc Sở", "repaired"
+    assert store.results[codes[21]].status == "THU_HOI", "a revocation is not undone"
+    time.sleep(1.0)
+    states = dict(hub.rows("SELECT state, count(*) FROM v_results GROUP BY state"))
+    assert states == {"synced": 59, "revoked": 1}
+    repairs = Counter(
+        e.payload["result_code"]
+        for e in read_log(hub.settings)
+        if e.event_type is EventType.RESULT_SYNCED and e.payload["operation"] == "REPAIR"
+    )
+    assert repairs == Counter({c: 1 for c in [*codes[:3], codes[20]]})
+
+
+def hub_env_for(hub: ResultsHub) -> dict[str, str]:
+    s = hub.settings
+    return hub_env(
+        s,
+        database_url=s.database_url,
+        dvcqg_url=hub.portal.url,
+        dvcqg_client_id=hub.portal.client_id,
+        dvcqg_client_secret=hub.portal.client_secret,
+        onestop_url=hub.source.url,
+        identity_key=KEY.decode(),
+        policy_retry_base_s="0.05",
+        policy_retry_max_s="0.2",
+        policy_max_attempts="1000",
+        policy_interval_s="0.2",
+        dvcqg_timeout_s="2",
+    )
+
+
+def findings(stdout: str) -> set[tuple[str, str]]:
+    return {
+        (words[2], words[0])
+        for words in (line.split() for line in stdout.splitlines())
+        if words and not words[0].startswith("{")
+    }
+
+
+def slow_source(files: dict[str, bytes], chunk_s: float) -> BackgroundServer:
+    """A file source on a slow link: 64 KiB every ``chunk_s`` (so a kill lands inside an upload)."""
+    app = FastAPI()
+
+    @app.get("/tep/{code}")
+    async def file(code: str) -> StreamingResponse:
+        content = files[code]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(content), 65536):
+                await asyncio.sleep(chunk_s)
+                yield content[start : start + 65536]
+
+        return StreamingResponse(chunks(), media_type="application/pdf")
+
+    return BackgroundServer(app)
+
+
+@pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite")], indirect=True)
+def test_a_sync_killed_mid_upload_leaves_no_duplicate_and_no_gap(results_hub: ResultsHub) -> None:
+    hub = results_hub
+    files = {f"KQ{n:07d}": hashlib.sha256(str(n).encode()).digest() * (2 * 2**20 // 32) for n in range(12)}  # 2 MB
+    with slow_source(files, 0.03) as source:
+        made = [
+            result_event(code, n, f"{source.url}/tep/{code}", content)
+            for n, (code, content) in enumerate(files.items())
+        ]
+        publish(hub.settings, made)
+        env = {**hub_env_for(hub), "HUB_RESULTS_SYNC_CONCURRENCY": "2"}
+        store = hub.portal.store
+        kills = kill_repeatedly(
+            ["policies", "run", "results-sync", "--reconcile-every", "0"],
+            env,
+            times=5,
+            between_s=(2.0, 3.5),
+            seed=5,
+            progress=lambda: len(store.results),
+        )
+        done = run_to_end(
+            ["policies", "run", "results-sync", "--reconcile-every", "0", "--idle-exit", "3"], env, timeout_s=300
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert kills[0] < len(made), "the kills came before everything was synced"
+    assert hub.portal.state.counts.get("uploads_cut", 0) > 0, "some kills cut an upload"
+    assert set(store.results) == set(files), "no gap"
+    assert max(store.registrations.values()) == 1, "no duplicate"
+    for e in made:
+        stored = store.results[e.payload["result_code"]]
+        assert store.file_bytes(stored.file_id) == files[e.payload["result_code"]]
+    synced: dict[str, set[object]] = {}
+    for e in read_log(hub.settings):
+        if e.event_type is EventType.RESULT_SYNCED:
+            synced.setdefault(e.payload["result_code"], set()).add(e.event_id)
+    assert {code: len(ids) for code, ids in synced.items()} == dict.fromkeys(files, 1)
