@@ -8,16 +8,17 @@ a day. Deterministic from the seed, so a test knows the ground truth.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.events import LOCAL_TZ, Event, EventType, SourceSystem, new_event
 from hub.identity import protect_identity
 
-__all__ = ["AGENCIES", "province_events"]
+__all__ = ["AGENCIES", "digitised_result", "province_events"]
 
 T = EventType
 AGENCIES = [f"000.00.{n:02d}.H56" for n in range(1, 22)]
@@ -203,3 +204,41 @@ def province_events(count: int, seed: int = 2026, key: bytes = b"synthetic-ident
         while pending and pending[0][0] <= at and emitted < count:
             yield heapq.heappop(pending)[2]
             emitted += 1
+
+
+def digitised_result(code: str, n: int, uri: str, content: bytes, key: bytes, replaces: str | None = None) -> Event:
+    """A ResultDigitised claim-check for ``content`` served at ``uri`` (tests and benchmarks)."""
+    owner = protect_identity(f"0{(n * 7919) % 10**11:011d}", key).as_record()
+    at = datetime(2026, 4, 1, 2, tzinfo=UTC) + timedelta(minutes=n)
+    return new_event(
+        EventType.RESULT_DIGITISED,
+        dossier_code=f"G01-KQ-{n % 4000:05d}",
+        source_system=SourceSystem.ONESTOP,
+        source_ref=f"so-hoa/{code}",
+        occurred_at=at,
+        agency_code="G01",
+        procedure_code="1.000001",
+        payload={
+            "result_code": code,
+            "national_code": None,
+            "owner": owner,
+            "document_number": f"{n}/GP-01",
+            "issued_at": at,
+            "issuing_agency": "Sở Xây dựng",
+            "signer": "Giám đốc Sở",
+            "summary": "Giấy phép xây dựng",
+            "valid_until": None,
+            "scope": None,
+            "kind": "RESULT",
+            "digitised_by": "Cán bộ số hóa",
+            "file": {
+                "uri": uri,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "size_bytes": len(content),
+                "media_type": "application/pdf",
+            },
+            "replaces_result_code": replaces,
+            "reusable": True,
+            "from_national_store": False,
+        },
+    )

@@ -10,7 +10,6 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,11 @@ from connectors.onestop.simulator import OnestopSimulator
 from connectors.onestop.world import DigitisedFile, World
 from connectors.registry import results_sync
 from hub.bootstrap import make_codec
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.identity import protect_identity
+from hub.events import Event, EventType
 from hub.kafka_log import KafkaEventLog
 from hub.local.http import BackgroundServer
 from hub.settings import Settings
+from hub.synthetic import digitised_result
 from tests.integration.helpers import hub_env, kill_repeatedly, run_to_end
 from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
 
@@ -39,40 +38,7 @@ KEY = b"test-identity-key-0123456789"
 
 
 def result_event(code: str, n: int, uri: str, content: bytes, replaces: str | None = None) -> Event:
-    owner = protect_identity(f"0{(n * 7919) % 10**11:011d}", KEY).as_record()
-    at = datetime(2026, 4, 1, 2, tzinfo=UTC) + timedelta(minutes=n)
-    return new_event(
-        EventType.RESULT_DIGITISED,
-        dossier_code=f"G01-KQ-{n % 4000:05d}",
-        source_system=SourceSystem.ONESTOP,
-        source_ref=f"so-hoa/{code}",
-        occurred_at=at,
-        agency_code="G01",
-        procedure_code="1.000001",
-        payload={
-            "result_code": code,
-            "national_code": None,
-            "owner": owner,
-            "document_number": f"{n}/GP-01",
-            "issued_at": at,
-            "issuing_agency": "Sở Xây dựng",
-            "signer": "Giám đốc Sở",
-            "summary": "Giấy phép xây dựng",
-            "valid_until": None,
-            "scope": None,
-            "kind": "RESULT",
-            "digitised_by": "Cán bộ số hóa",
-            "file": {
-                "uri": uri,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "size_bytes": len(content),
-                "media_type": "application/pdf",
-            },
-            "replaces_result_code": replaces,
-            "reusable": True,
-            "from_national_store": False,
-        },
-    )
+    return digitised_result(code, n, uri, content, KEY, replaces)
 
 
 @dataclass
