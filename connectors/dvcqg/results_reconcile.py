@@ -79,7 +79,7 @@ def reconcile_results(sync: ResultsSync, onestop: OnestopUpstream | None = None)
                     Finding(str(stored.get("MaHoSo") or "UNKNOWN"), code, "Ma", code, None, "unknown_in_store")
                 )
         elif row["state"] in ("synced", "drifted"):
-            found += _against_store(row, stored, sync)
+            found += _against_store(row, stored)
         for f in found:
             report.findings.append(f)
             if f.dossier_code == "UNKNOWN":
@@ -88,13 +88,13 @@ def reconcile_results(sync: ResultsSync, onestop: OnestopUpstream | None = None)
     return report, events
 
 
-def _against_store(row: dict[str, Any], stored: dict[str, Any] | None, sync: ResultsSync) -> list[Finding]:
+def _against_store(row: dict[str, Any], stored: dict[str, Any] | None) -> list[Finding]:
     code, dossier = row["result_code"], row["dossier_code"]
     if stored is None:
         return [Finding(dossier, code, "Ma", None, code, "missing_in_store")]
     if stored.get("TrangThai") == "THU_HOI":
         return [Finding(dossier, code, "TrangThai", "THU_HOI", "HIEU_LUC", "revoked_in_store")]
-    why = sync._matches(ResultWork(row, {}), stored)
+    why = ResultsSync.echo_differs(ResultWork(row, {}), stored)
     if why is None:
         return []
     name = why.split(" ", 1)[0]

@@ -186,7 +186,8 @@ class ResultsSync(Looping):
             )
         return str(reply["MaTep"])
 
-    def _matches(self, work: ResultWork, stored: dict[str, Any] | None) -> str | None:
+    @staticmethod
+    def echo_differs(work: ResultWork, stored: dict[str, Any] | None) -> str | None:
         """Why the store's copy is not this result (None: it is)."""
         if stored is None:
             return "not in the store"
@@ -210,7 +211,7 @@ class ResultsSync(Looping):
         m.update(dossier_code=work.row["dossier_code"], attempt_digest=version, updated_at=datetime.now(UTC))
         try:
             stored = self.lookup(work.code) if m.get("uncertain") else None
-            if stored is None or self._matches(work, stored) is not None:
+            if stored is None or self.echo_differs(work, stored) is not None:
                 if m.get("file_sha256") != work.row["source_sha256"] or not m.get("file_id"):
                     m["file_id"], m["file_sha256"] = self.upload(work, f"{key}:tep"), work.row["source_sha256"]
                 stored = self._register(work, m, key)
@@ -252,7 +253,7 @@ class ResultsSync(Looping):
         if answer != "0" or not isinstance(reply.get("data"), dict):
             raise StoreError(answer, f"registration refused: {reply.get('message')}", retryable=answer != "3")
         stored: dict[str, Any] = reply["data"]
-        if (why := self._matches(work, stored)) is not None:
+        if (why := self.echo_differs(work, stored)) is not None:
             if stored.get("MaBam") != work.row["source_sha256"]:
                 m["file_id"] = m["file_sha256"] = None  # the store's copy of the bytes is bad: upload again
             raise StoreError("echo-differs", why)
