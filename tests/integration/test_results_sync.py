@@ -288,3 +288,58 @@ def test_a_sync_killed_mid_upload_leaves_no_duplicate_and_no_gap(results_hub: Re
         if e.event_type is EventType.RESULT_SYNCED:
             synced.setdefault(e.payload["result_code"], set()).add(e.event_id)
     assert {code: len(ids) for code, ids in synced.items()} == dict.fromkeys(files, 1)
+
+
+@pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite")], indirect=True)
+def test_parked_results_are_listed_and_sent_again_by_resync(results_hub: ResultsHub) -> None:
+    hub = results_hub
+    hub.settings = hub.settings.model_copy(update={"policy_max_attempts": 2})
+    made = hub.add(10)
+    lost = [e.payload["result_code"] for e in made[:2]]
+    kept = {code: hub.source.world.files.pop(code) for code in lost}  # the source cannot serve them
+    sync = hub.policy()
+    env = {**hub_env_for(hub), "HUB_POLICY_MAX_ATTEMPTS": "2"}
+    try:
+        hub.settle(sync)
+        time.sleep(1.0)
+        listed = run_to_end(["results", "status", "--state", "failed"], env)
+        assert "8 synced" in listed.stdout and "2 failed" in listed.stdout, listed.stdout + listed.stderr
+        assert all(f"{code}  " in listed.stdout and "source-unreadable" in listed.stdout for code in lost)
+        hub.source.world.files.update(kept)
+        again = run_to_end(["results", "resync", "--state", "failed", "--agency", "G01"], env)
+        assert "2 failed result(s) will be sent again" in again.stdout, again.stderr
+        hub.settle(sync)
+    finally:
+        sync.close()
+        sync._log.close()  # type: ignore[attr-defined]
+    assert set(hub.portal.store.results) == {e.payload["result_code"] for e in made}
+    time.sleep(1.0)
+    assert "10 synced" in run_to_end(["results", "status"], env).stdout
+
+
+@pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite")], indirect=True)
+def test_a_read_store_rebuilt_from_the_log_sends_no_result_again(results_hub: ResultsHub, tmp_path: Path) -> None:
+    hub = results_hub
+    hub.add(20)
+    sync = hub.policy()
+    try:
+        hub.settle(sync)
+    finally:
+        sync.close()
+        sync._log.close()  # type: ignore[attr-defined]
+    before = sum(hub.portal.store.uploads.values())
+    fresh = f"sqlite:///{tmp_path}/restored.sqlite3"
+    hub.settings = hub.settings.model_copy(update={"database_url": fresh})
+    again = hub.policy()
+    try:
+        assert again.tick() == 0 and again.counters["held_ticks"] == 1, "read models not built yet: nothing is sent"
+        with Projector(hub.settings, fresh) as projector:
+            deadline = time.monotonic() + 60
+            while projector.records < len(read_log(hub.settings, quiet_s=0.5)):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert again.tick() == 0, "every result's ResultSynced is in the log: nothing to send"
+    finally:
+        again.close()
+        again._log.close()  # type: ignore[attr-defined]
+    assert sum(hub.portal.store.uploads.values()) == before
