@@ -3,29 +3,35 @@
 Today: the embedded broker, the dossier log, the one-stop (SOAP) and national portal (REST)
 simulators, with faults, drained by their connectors, sample dossiers, two malformed messages,
 the projection runner building the read models in SQLite, the national status mirror and its
-divergence check, PayGov and VNPost with their policies, callback endpoint and reconciliations
-(demo_gateways), and the dead-letter topic. Monitors and the dashboard join as they land.
+divergence check, PayGov and VNPost with their policies, callback endpoint and reconciliations,
+the digitised results synced to the national data store and a drift there repaired (demo_gateways),
+and the dead-letter topic. Monitors and the dashboard join as they land.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from pydantic import SecretStr
 
 from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
-from hub.demo_gateways import run_gateways
+from hub.demo_gateways import run_gateways, run_results
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record, Upstream
 from hub.projection_store import activate_first_generation
 from hub.sample_dossiers import sample_dossiers
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.onestop.simulator import OnestopSimulator
 
 __all__ = ["run_demo"]
 
@@ -67,9 +73,12 @@ def _drain(upstream: Upstream, settings: Settings, log: KafkaEventLog) -> dict[s
     return runner.run(idle_exit_s=0).counters
 
 
-def _run_connectors(settings: Settings, log: KafkaEventLog, echo: Callable[[str], None]) -> tuple[int, int]:
+def _run_connectors(
+    settings: Settings, log: KafkaEventLog, echo: Callable[[str], None], stack: contextlib.ExitStack
+) -> tuple[int, int, OnestopSimulator]:
     """The one-stop (SOAP) and national portal (REST) simulators, with their usual faults, drained by
-    their connectors; returns the events they published and the records they parked."""
+    their connectors; returns the events they published, the records they parked, and the one-stop
+    simulator, kept running (by ``stack``) to serve its digitised results' files."""
     from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
     from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
     from connectors.dvcqg.world import build_portal_world
@@ -85,7 +94,8 @@ def _run_connectors(settings: Settings, log: KafkaEventLog, echo: Callable[[str]
     local = settings.model_copy(update={"connector_retry_max_s": 0.5})
     key = local.identity_key_bytes()
     produced = parked = 0
-    with OnestopSimulator(world, faults) as sim, PortalSimulator(build_portal_world(world), portal_faults) as portal:
+    sim = stack.enter_context(OnestopSimulator(world, faults))
+    with PortalSimulator(build_portal_world(world), portal_faults) as portal:
         for name, where, upstream in (
             ("one-stop", sim.wsdl_url, OnestopUpstream(sim.url, key, timeout_s=local.onestop_timeout_s)),
             ("DVCQG", portal.url, DvcqgUpstream(DvcqgClient(portal.url, portal.client_id, portal.client_secret), key)),
@@ -98,7 +108,7 @@ def _run_connectors(settings: Settings, log: KafkaEventLog, echo: Callable[[str]
                 f"{c['events_produced']} events, parked {c['parked']} malformed, retried {c['retries']} failed "
                 f"calls, skipped {c['duplicates_skipped']} duplicates"
             )
-    return produced, parked
+    return produced, parked, sim
 
 
 def _mirror(
@@ -143,6 +153,7 @@ def _mirror(
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
     broker = EmbeddedBroker().start() if embedded else None
     workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
+    stack = contextlib.ExitStack()  # simulators that live as long as the demo
     try:
         if broker is not None:
             settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap, "topic_partitions": 3})
@@ -162,7 +173,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
             f"published {len(events)} events ({codec.wire_format.value} Avro) for "
             f"{len({e.dossier_code for e in events})} dossiers"
         )
-        from_connectors, parked_upstream = _run_connectors(settings, log, echo)
+        from_connectors, parked_upstream, onestop = _run_connectors(settings, log, echo, stack)
         bad = [b"{'MaHoSo': 'not avro'}", codec.encode(events[0])[:-7]]
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
@@ -194,7 +205,9 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         following = KafkaRecordSource(settings, [settings.dossier_topic])  # one consumer for every catch-up
         runner.seek(following, sorted(following.assignment()))
         try:
-            run_gateways(settings, log, lambda: runner.run(following, commit_to_kafka=False, idle_exit_s=0.3), echo)
+            catch_up = lambda: runner.run(following, commit_to_kafka=False, idle_exit_s=0.3)  # noqa: E731
+            run_gateways(settings, log, catch_up, echo)
+            run_results(settings, log, catch_up, echo, onestop)
         finally:
             following.close()
         totals = runner.totals
@@ -216,5 +229,6 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         log.close()
         echo(f"\ndemo done: {totals.applied} events projected, {totals.parked} parked; read models in {workdir}")
     finally:
+        stack.close()
         if broker is not None:
             broker.stop()

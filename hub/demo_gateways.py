@@ -1,17 +1,22 @@
-"""The demo's payment and postal part: PayGov and VNPost simulators with their usual faults (forged
-and duplicate callbacks included), the callback endpoint, both policies, and both reconciliations."""
+"""The demo's policies toward other systems: PayGov and VNPost with their usual faults (forged and
+duplicate callbacks included), the callback endpoint, both policies and reconciliations; and the
+digitised results synced to the national data store, with corrupted uploads and drift."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from hub.kafka_log import KafkaEventLog
 from hub.settings import Settings
 
-__all__ = ["run_gateways"]
+if TYPE_CHECKING:
+    from connectors.onestop.simulator import OnestopSimulator
+
+__all__ = ["run_gateways", "run_results"]
 
 
 def run_gateways(
@@ -90,3 +95,63 @@ def run_gateways(
             for finding in payments.findings + postal.findings:  # the sample dossiers' own orders and payments
                 echo(f"  {finding.line()}")
         engine.dispose()
+
+
+def run_results(
+    settings: Settings,
+    log: KafkaEventLog,
+    catch_up: Callable[[], object],
+    echo: Callable[[str], None],
+    onestop: OnestopSimulator,
+) -> None:
+    """The one-stop's digitised results streamed to a national store that corrupts 10% of uploads; then
+    an edit made there silently, found by reconciliation and repaired."""
+    from connectors.dvcqg.results_reconcile import reconcile_results
+    from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
+    from connectors.dvcqg.world import PortalWorld
+    from connectors.onestop.client import OnestopUpstream
+    from connectors.registry import results_sync
+
+    with PortalSimulator(PortalWorld(), PortalFaults(corrupt_upload_rate=0.1, http500_rate=0.05)) as portal:
+        local = settings.model_copy(
+            update={
+                "dvcqg_url": portal.url,
+                "dvcqg_client_id": portal.client_id,
+                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                "policy_retry_base_s": 0.1,
+                "policy_retry_max_s": 0.5,
+            }
+        )
+        sync = results_sync(local, log)
+
+        def settle() -> None:
+            deadline, quiet = time.monotonic() + 30, 0
+            while quiet < 3 and time.monotonic() < deadline:
+                catch_up()
+                quiet = 0 if sync.tick() else quiet + 1
+                time.sleep(0.2)
+            catch_up()
+
+        try:
+            settle()
+            store = portal.store
+            echo(
+                f"\nnational data store {portal.url}: {sync.counters['synced']} digitised results synced "
+                f"(files streamed and hash-checked), {sync.counters['corrupted_uploads']} corrupted uploads "
+                f"caught and re-sent, {sync.counters['failed_attempts']} failed attempts retried"
+            )
+            if store.results:
+                store.drift(sorted(store.results)[0], "SoKyHieu", "sửa tay trên kho")  # someone edits it there
+            source = OnestopUpstream(onestop.url, local.identity_key_bytes())
+            report, events = reconcile_results(sync, source)
+            log.append(events)
+            before = sync.counters["synced"]
+            settle()
+            echo(
+                f"results reconciliation (hub reconcile results): {report.summary()}; "
+                f"{sync.counters['synced'] - before} repaired by the sync"
+            )
+            for finding in report.findings:
+                echo(f"  {finding.line()}")
+        finally:
+            sync.close()

@@ -147,6 +147,9 @@ def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
     posted = re.search(r"VNPost simulator \S+: (\d+) orders \(pickup, delivery\), (\d+) tracking statuses", out)
     assert posted and int(posted[1]) > 0 and int(posted[2]) >= 5 * int(posted[1])
     assert "reconciliation (hub reconcile payments|postal)" in out
+    results = re.search(r"national data store \S+: (\d+) digitised results synced", out)
+    assert results and int(results[1]) > 10
+    assert "'by_rule': {'differs_in_store': 1}}; 1 repaired by the sync" in out, "the drift made there was repaired"
     projected = re.search(r"demo done: (\d+) events projected, 2 parked", out)
     assert projected and int(projected[1]) >= 19 + sum(int(c[1]) for c in connectors) + int(mirrored[1])
     assert re.search(r"v_dossier: 63 dossiers, \d+ events", out)
