@@ -4,7 +4,7 @@ Upload is two calls: the file's bytes streamed to ``PUT /api/kho/tep`` (stored o
 they arrive; the answer is the stored file's id and hash), then the metadata to
 ``POST /api/kho/ketqua`` naming that file (and the result it replaces, if any); the answer echoes
 what was stored: metadata, the stored file's hash and the store's signature. Lookup by result code
-(``GET /api/kho/ketqua/{Ma}``), the whole list (for reconciliation), and a feed of changes made
+(``GET /api/kho/ketqua/{Ma}?chu_so_huu=``), the whole list (for reconciliation), and a feed of changes made
 there by others (``GET /api/kho/thaydoi``: revocations and edits).
 
 Faults: those of the portal, plus corrupted uploads (the stored bytes differ from those sent) and
@@ -115,6 +115,11 @@ class NationalStore:
             r.status = "THU_HOI"
             self._changed("THU_HOI", r, LyDo=reason, NguoiThucHien="Cơ quan cấp")
 
+    def garbage(self) -> None:
+        """A malformed feed entry (a change record the hub cannot read)."""
+        with self.lock:
+            self.feed.append({"Id": len(self.feed) + 1, "Loai": "XOA_HET", "Ma": None, "ThoiDiem": "hôm qua"})
+
     def extra(self, code: str, owner: str) -> None:
         """A result filed there by another system, unknown to the hub."""
         with self.lock:
@@ -205,11 +210,13 @@ def add_store_routes(
         return await gate.answer(gate.remember(idempotency_key, reply))
 
     @app.get("/api/kho/ketqua/{code}")
-    async def lookup(code: str, authorization: str | None = Header(None)) -> Any:
+    async def lookup(code: str, chu_so_huu: str | None = None, authorization: str | None = Header(None)) -> Any:
         if (denied := authorised(authorization)) or (failed := await gate.faulty()):
             return denied or failed
         with store.lock:
             found = store.results.get(code)
+            if found is not None and chu_so_huu is not None and found.owner != chu_so_huu:
+                found = None  # looked up by owner and code: another owner's result is not found
             reply = _body("4", "Không tìm thấy") if found is None else _body("0", data=store.view(found))
         return await gate.answer(reply)
 

@@ -145,8 +145,8 @@ class ResultsSync(Looping):
         except UpstreamError as exc:
             raise StoreError("transport", str(exc), uncertain=method != "GET") from exc
 
-    def lookup(self, code: str) -> dict[str, Any] | None:
-        body = self._call("GET", f"/api/kho/ketqua/{code}")
+    def lookup(self, code: str, owner: str) -> dict[str, Any] | None:
+        body = self._call("GET", f"/api/kho/ketqua/{code}", params={"chu_so_huu": owner})
         if str(body.get("error_code")) == "4":
             return None
         if str(body.get("error_code")) != "0" or not isinstance(body.get("data"), dict):
@@ -210,7 +210,7 @@ class ResultsSync(Looping):
         key = f"{work.code}:{version[-24:]}:a{attempt}"
         m.update(dossier_code=work.row["dossier_code"], attempt_digest=version, updated_at=datetime.now(UTC))
         try:
-            stored = self.lookup(work.code) if m.get("uncertain") else None
+            stored = self.lookup(work.code, work.row["owner_hash"]) if m.get("uncertain") else None
             if stored is None or self.echo_differs(work, stored) is not None:
                 if m.get("file_sha256") != work.row["source_sha256"] or not m.get("file_id"):
                     m["file_id"], m["file_sha256"] = self.upload(work, f"{key}:tep"), work.row["source_sha256"]
