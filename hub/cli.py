@@ -226,6 +226,7 @@ def _register_subcommands() -> None:
     from hub.cli_connectors import connectors, simulators
     from hub.cli_policies import callbacks, policies, reconcile
     from hub.cli_projections import projections
+    from hub.cli_report import report
     from hub.cli_results import reconcile_results_command, results
 
     cli.add_command(projections)
@@ -234,6 +235,7 @@ def _register_subcommands() -> None:
     cli.add_command(reconcile)
     cli.add_command(callbacks)
     cli.add_command(results)
+    cli.add_command(report)
     reconcile.add_command(reconcile_results_command)
     cli.add_command(simulators)
 

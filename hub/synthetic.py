@@ -206,17 +206,28 @@ def province_events(count: int, seed: int = 2026, key: bytes = b"synthetic-ident
             emitted += 1
 
 
-def digitised_result(code: str, n: int, uri: str, content: bytes, key: bytes, replaces: str | None = None) -> Event:
+def digitised_result(
+    code: str,
+    n: int,
+    uri: str,
+    content: bytes,
+    key: bytes,
+    replaces: str | None = None,
+    *,
+    dossier_code: str | None = None,
+    agency_code: str = "G01",
+    at: datetime | None = None,
+) -> Event:
     """A ResultDigitised claim-check for ``content`` served at ``uri`` (tests and benchmarks)."""
     owner = protect_identity(f"0{(n * 7919) % 10**11:011d}", key).as_record()
-    at = datetime(2026, 4, 1, 2, tzinfo=UTC) + timedelta(minutes=n)
+    at = at or datetime(2026, 4, 1, 2, tzinfo=UTC) + timedelta(minutes=n)
     return new_event(
         EventType.RESULT_DIGITISED,
-        dossier_code=f"G01-KQ-{n % 4000:05d}",
+        dossier_code=dossier_code or f"G01-KQ-{n % 4000:05d}",
         source_system=SourceSystem.ONESTOP,
         source_ref=f"so-hoa/{code}",
         occurred_at=at,
-        agency_code="G01",
+        agency_code=agency_code,
         procedure_code="1.000001",
         payload={
             "result_code": code,

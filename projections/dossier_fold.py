@@ -435,6 +435,7 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         "postal_status": postal.get("status"),
         "digitised_results": len(fold.d.get("digitised", [])),
         "satisfaction": fold.value("satisfaction"),
+        "rated_at": _dt(fold.d["satisfaction"][0][0]) if fold.d.get("satisfaction") else None,
         "portal_version": portal_version,
         "mirror_version": mirror_version,
         "mirror_pending": mirror_ready and portal_version > mirror_version,

@@ -57,6 +57,7 @@ def _table(generation: int) -> sa.Table:
         *(sa.Column(n, s) for n in ("postal_item_code", "postal_status")),
         sa.Column("digitised_results", i, nullable=False),
         sa.Column("satisfaction", s),
+        sa.Column("rated_at", _TS),
         *(sa.Column(n, i, nullable=False) for n in ("portal_version", "mirror_version")),
         sa.Column("mirror_pending", sa.Boolean, nullable=False),
         sa.Column("mirror_status", sa.SmallInteger),
