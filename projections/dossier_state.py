@@ -73,6 +73,38 @@ def _table(generation: int) -> sa.Table:
     )
 
 
+_DAY_MEASURES = [  # (measure, the time column that dates it, extra condition)
+    ("received", "received_at", "1 = 1"),
+    ("resolved_before_due", "finished_at", "outcome = 'before_due'"),
+    ("resolved_on_due", "finished_at", "outcome = 'on_due'"),
+    ("resolved_overdue", "finished_at", "outcome = 'overdue'"),
+    ("resolved_no_due_date", "finished_at", "outcome = 'no_due_date'"),
+    ("withdrawn", "withdrawn_at", "received_at IS NOT NULL"),
+    ("stopped", "stopped_at", "received_at IS NOT NULL"),
+    ("refused", "refused_at", "received_at IS NULL"),
+    ("rated_very_satisfied", "rated_at", "satisfaction = 'VERY_SATISFIED'"),
+    ("rated_satisfied", "rated_at", "satisfaction = 'SATISFIED'"),
+    ("rated_not_satisfied", "rated_at", "satisfaction = 'NOT_SATISFIED'"),
+]
+
+
+def _indicator_days(table: str, dialect: str) -> str:
+    """Counts per local day x agency x procedure x channel x measure (long format, for BI tools);
+    ``hub report`` adds what days cannot give alone (carry-over, in progress, rates)."""
+
+    def day(column: str) -> str:
+        if dialect == "postgresql":
+            return f"CAST(({column} AT TIME ZONE 'Asia/Ho_Chi_Minh') AS date)"
+        return f"date({column}, '+7 hours')"  # Vietnam has kept UTC+7, without DST, since 1975
+
+    return " UNION ALL ".join(
+        f"SELECT {day(column)} AS local_day, agency_code, procedure_code, channel, '{measure}' AS measure, "
+        f"count(*) AS dossiers FROM {table} WHERE {column} IS NOT NULL AND {condition} "
+        f"GROUP BY {day(column)}, agency_code, procedure_code, channel"
+        for measure, column, condition in _DAY_MEASURES
+    )
+
+
 def _row(code: str, fold: DossierFold) -> dict[str, Any]:
     row = derive(code, fold)
     for column in _JSON_COLUMNS:
@@ -92,7 +124,10 @@ class DossierStateProjection:
 
     def views(self, generation: int, dialect: str) -> Sequence[tuple[str, str]]:
         columns = ", ".join(c.name for c in _table(generation).columns if c.name != "fold")
-        return [("v_dossier", f"SELECT {columns} FROM dossier_state_g{generation}")]
+        return [
+            ("v_dossier", f"SELECT {columns} FROM dossier_state_g{generation}"),
+            ("v_indicator_days", _indicator_days(f"dossier_state_g{generation}", dialect)),
+        ]
 
     def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None:
         table = _table(generation)

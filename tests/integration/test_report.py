@@ -20,7 +20,7 @@ from hub.indicators import Period, build_report, period_of
 from hub.settings import Settings
 from hub.synthetic import digitised_result
 from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import fresh_topic, project, publish
+from tests.integration.read_models import fresh_topic, project, publish, read_store
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 AGENCIES = [f"000.00.{n:02d}.H56" for n in range(1, 22)]
@@ -304,13 +304,15 @@ def assert_report(found: dict[str, Any], truths: list[Truth], period: Period, ag
             assert row[key] == value, f"{period} {name} {key}: report {row[key]}, truth {value}"
 
 
-@pytest.fixture(scope="module")
-def reported(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, list[Truth]]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def reported(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[Settings, list[Truth]]]:
     truths = population(3000)
     settings = fresh_topic(Settings(kafka_bootstrap=kafka_bootstrap, identity_key="report-identity-key-0123456789"))
     events = [e for t in truths for e in t.events]
     publish(settings, events)
-    url = f"sqlite:///{tmp_path_factory.mktemp('report')}/read.sqlite3"
+    url = read_store(request, request.param, tmp_path_factory.mktemp("report"))
     project(settings, url, expected=len(events))
     yield settings.model_copy(update={"database_url": url}), truths
 
@@ -375,3 +377,25 @@ def test_one_agency_and_the_command_line_formats(reported: tuple[Settings, list[
     )
     bad = run_to_end(["report", "--from", "2025-01-10"], env)
     assert bad.returncode == 2 and "--from and --to go together" in bad.stderr
+
+
+def test_the_day_counts_view_adds_up_to_the_report(reported: tuple[Settings, list[Truth]]) -> None:
+    import sqlalchemy as sa
+
+    settings, truths = reported
+    period = period_of("year", date(2025, 1, 1))
+    engine = make_engine(settings, writer=False)
+    with engine.connect() as conn:
+        days: dict[str, int] = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT measure, sum(dossiers) FROM v_indicator_days "
+                    "WHERE local_day >= :a AND local_day <= :b GROUP BY measure"
+                ),
+                {"a": "2025-01-01", "b": "2025-12-31"},
+            ).all()
+        )
+    engine.dispose()
+    truth = expected(truths, period)["ALL"]
+    assert days["received"] == truth["received"] and days["refused"] == truth["refused"]
+    assert days["resolved_on_due"] == truth["on_due"] and days["rated_not_satisfied"] == truth["not_satisfied"]
