@@ -141,6 +141,7 @@ def status(ctx: click.Context) -> None:
             f"paygov-payments: payments {payments}; {unsettled} awaiting an outcome, {parked} parked; "
             f"refused callbacks: {json.dumps(refused)}"
         )
+        click.echo(f"results-sync: results {by('SELECT state, count(*) FROM v_results GROUP BY state ORDER BY state')}")
         items = by("SELECT coalesce(flag, status, 'ORDERED'), count(*) FROM v_postal GROUP BY 1 ORDER BY 1")
         failing = count("SELECT count(*) FROM hub_vnpost WHERE item_code IS NULL AND attempts > 0")
         click.echo(

@@ -317,6 +317,7 @@ def test_parked_results_are_listed_and_sent_again_by_resync(results_hub: Results
     assert set(hub.portal.store.results) == {e.payload["result_code"] for e in made}
     time.sleep(1.0)
     assert "10 synced" in run_to_end(["results", "status"], env).stdout
+    assert "results-sync: results 10 synced" in run_to_end(["policies", "status"], env).stdout
 
 
 @pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite")], indirect=True)
