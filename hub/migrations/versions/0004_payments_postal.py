@@ -1,5 +1,10 @@
 """Payments and postal policies: what PayGov and VNPost acknowledged, and refused callbacks.
 
+The tables are created from their definitions in hub/sql_store.py, which are still those of this
+revision. Before changing one of them there, freeze its definition here (copy the columns into an
+op.create_table), then add the change as a new migration: a fresh database must get the old shape
+first.
+
 Revision ID: 0004
 Revises: 0003
 """
