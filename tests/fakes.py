@@ -92,3 +92,19 @@ class ScriptedUpstream:
                 payload={"reason": None},
             )
         ]
+
+
+def project_in_memory(projection: Any, events: Sequence[Event], batches: int = 1) -> list[dict[str, Any]]:
+    """Apply ``events`` to ``projection`` in an in-memory SQLite, in ``batches`` batches; its rows."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine("sqlite://")
+    table = projection.tables(1)[0]
+    table.metadata.create_all(engine)
+    size = max(1, len(events) // batches)
+    with engine.begin() as conn:
+        for start in range(0, len(events), size):
+            projection.apply(conn, 1, [(None, e) for e in events[start : start + size]])
+        found = [dict(r._mapping) for r in conn.execute(sa.select(table))]
+    engine.dispose()
+    return found

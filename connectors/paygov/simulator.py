@@ -26,11 +26,10 @@ import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from connectors.callback_simulator import CallbackSimulator
 from connectors.paygov.signature import sign
 from connectors.record_fields import local_text
-from connectors.sim_scheduler import Scheduler
 from connectors.simulated_faults import DeliveryFaults, FaultGate
-from hub.local.http import BackgroundServer
 
 __all__ = ["PayGovFaults", "PayGovSimulator", "Transaction"]
 
@@ -95,7 +94,7 @@ def _error(code: str, message: str, status: int = 200) -> dict[str, Any]:
     return {"MaLoi": code, "MoTa": message}
 
 
-class PayGovSimulator:
+class PayGovSimulator(CallbackSimulator):
     """The gateway in a background thread; ``callback_url`` is where IPNs go (set it before INITs)."""
 
     def __init__(
@@ -118,13 +117,7 @@ class PayGovSimulator:
         self.seed = seed
         self.gate = FaultGate(self.faults, self.state.counts, _error, seed)
         self._lock = threading.Lock()
-        self.clock = Scheduler("paygov-simulator")
-        self._http = httpx.Client(timeout=5.0)
-        self._server = BackgroundServer(self._app(), port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
+        super().__init__("paygov-simulator", port)
 
     # -- the payer and the IPNs ------------------------------------------------------------------
 
@@ -322,13 +315,3 @@ class PayGovSimulator:
             t = Transaction(ref, amount, dossier_code, f"GD{len(self.state.transactions):012d}", "VCB", SUCCESS, "00")
             t.settled_at = datetime.now(UTC)
             self.state.transactions[ref] = t
-
-    def __enter__(self) -> PayGovSimulator:
-        self._server.start()
-        self.clock.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.clock.stop()
-        self._server.stop()
-        self._http.close()

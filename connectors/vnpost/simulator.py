@@ -22,11 +22,10 @@ import orjson
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from connectors.callback_simulator import CallbackSimulator
 from connectors.record_fields import local_text
-from connectors.sim_scheduler import Scheduler
 from connectors.simulated_faults import DeliveryFaults, FaultGate
 from connectors.vnpost.codes import ORDER_TYPES, TRACKING, body_signature
-from hub.local.http import BackgroundServer
 
 __all__ = ["Order", "VnpostFaults", "VnpostSimulator"]
 
@@ -94,7 +93,7 @@ def _error(code: str, message: str, status: int = 200) -> dict[str, Any]:
     return {"Status": code, "Message": message}
 
 
-class VnpostSimulator:
+class VnpostSimulator(CallbackSimulator):
     def __init__(
         self,
         faults: VnpostFaults | None = None,
@@ -112,15 +111,9 @@ class VnpostSimulator:
         self.seed = seed
         self.state = VnpostState()
         self.gate = FaultGate(self.faults, self.state.counts, _error, seed)
-        self.clock = Scheduler("vnpost-simulator")
         self._lock = threading.Lock()
         self._pool = iter(range(10_000_000))  # ItemCode pool: EB + 9 digits + VN, handed out in order
-        self._http = httpx.Client(timeout=5.0)
-        self._server = BackgroundServer(self._app(), port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
+        super().__init__("vnpost-simulator", port)
 
     # -- parcels moving ------------------------------------------------------------------------------
 
@@ -295,13 +288,3 @@ class VnpostSimulator:
         with self._lock:
             done = all(len(o.events) >= len(o.script) for o in self.state.orders.values())
         return done and self.clock.pending() == 0
-
-    def __enter__(self) -> VnpostSimulator:
-        self._server.start()
-        self.clock.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.clock.stop()
-        self._server.stop()
-        self._http.close()

@@ -24,7 +24,7 @@ from connectors.security_log import refusals
 from hub.events import Event, EventType, event_id_for, new_event
 from hub.sql_store import make_engine, migrate, paygov_table
 from projections.payments import PaymentsProjection, payment_ref
-from tests.fakes import RecordingLog
+from tests.fakes import RecordingLog, project_in_memory
 
 SECRET = "merchant-secret"
 REF = "MC0123456789ABCDEF01"
@@ -173,17 +173,7 @@ LIFE = [
 
 
 def project(events: list[Event], batches: int) -> list[dict[str, Any]]:
-    engine = sa.create_engine("sqlite://")
-    p = PaymentsProjection()
-    table = p.tables(1)[0]
-    table.metadata.create_all(engine)
-    size = max(1, len(events) // batches)
-    with engine.begin() as conn:
-        for start in range(0, len(events), size):
-            p.apply(conn, 1, [(None, e) for e in events[start : start + size]])  # type: ignore[misc]
-        found = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-    engine.dispose()
-    return found
+    return project_in_memory(PaymentsProjection(), events, batches)
 
 
 @settings(max_examples=60, deadline=None)

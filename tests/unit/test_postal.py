@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +22,7 @@ from hub.errors import MappingError
 from hub.events import Event, EventType, new_event
 from hub.sql_store import make_engine, migrate
 from projections.postal import PostalProjection
-from tests.fakes import RecordingLog
+from tests.fakes import RecordingLog, project_in_memory
 
 SECRET = "vnpost-secret"
 ITEM = "EB000000001VN"
@@ -134,16 +133,7 @@ def life(script: list[str]) -> list[Event]:
 
 
 def project(events: list[Event], batches: int) -> dict[str, Any]:
-    engine = sa.create_engine("sqlite://")
-    p = PostalProjection()
-    table = p.tables(1)[0]
-    table.metadata.create_all(engine)
-    size = max(1, len(events) // batches)
-    with engine.begin() as conn:
-        for start in range(0, len(events), size):
-            p.apply(conn, 1, [(None, e) for e in events[start : start + size]])  # type: ignore[misc]
-        (found,) = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-    engine.dispose()
+    (found,) = project_in_memory(PostalProjection(), events, batches)
     return found
 
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from hub.errors import MappingError
 from hub.events import Event, EventType, SourceSystem, new_event
 from hub.synthetic import digitised_result
 from projections.results import ResultsProjection
+from tests.fakes import project_in_memory
 
 KEY = b"unit-identity-key-0123456789"
 CONTENT = b"%PDF-1.4 ket qua"
@@ -39,17 +39,7 @@ def outcome(kind: EventType, code: str, minutes: int, **payload: Any) -> Event:
 
 
 def project(events: list[Event], batches: int) -> dict[str, dict[str, Any]]:
-    engine = sa.create_engine("sqlite://")
-    p = ResultsProjection()
-    table = p.tables(1)[0]
-    table.metadata.create_all(engine)
-    size = max(1, len(events) // batches)
-    with engine.begin() as conn:
-        for start in range(0, len(events), size):
-            p.apply(conn, 1, [(None, e) for e in events[start : start + size]])  # type: ignore[misc]
-        found = {r.result_code: dict(r._mapping) for r in conn.execute(sa.select(table))}
-    engine.dispose()
-    return found
+    return {r["result_code"]: r for r in project_in_memory(ResultsProjection(), events, batches)}
 
 
 def digest_of(event: Event) -> str:
