@@ -3,14 +3,29 @@ calls that change something, library errors and unexpected answers turned into U
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
+import tenacity
 
 from hub.errors import UpstreamError
 
-__all__ = ["JsonApi"]
+__all__ = ["JsonApi", "read_retrying"]
+
+T = TypeVar("T")
+
+
+def read_retrying(read: Callable[..., T], *args: Any, attempts: int = 5, **kwargs: Any) -> T:
+    """A read (a lookup, a page of a list) retried on UpstreamError with jittered backoff: reads are
+    safe to repeat, and one 500 must not end a reconciliation of thousands of records."""
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_exponential_jitter(multiplier=0.2, max=5.0),
+        retry=tenacity.retry_if_exception_type(UpstreamError),
+        reraise=True,
+    )
+    return retrying(read, *args, **kwargs)
 
 
 class JsonApi:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from connectors.divergence import Finding, FindingReport, divergence_event
 from connectors.dvcqg.results_sync import ResultsSync, ResultWork, StoreError, results_table
+from connectors.json_api import read_retrying
 from connectors.onestop.client import OnestopUpstream
 from hub.events import Event, EventType, SourceSystem, new_event
 
@@ -35,7 +36,8 @@ _ONESTOP_RULES = {"missing_in_hub", "source_changed", "missing_at_onestop"}  # n
 def store_results(sync: ResultsSync, page_size: int = 500) -> Iterator[dict[str, Any]]:
     page = 1
     while True:
-        body = sync._call("GET", "/api/kho/ketqua", params={"trang": page, "so_ban_ghi": page_size})
+        params = {"trang": page, "so_ban_ghi": page_size}
+        body = read_retrying(sync.client.call, "GET", "/api/kho/ketqua", params=params)
         if str(body.get("error_code")) != "0" or not isinstance(body.get("data"), list):
             raise StoreError(str(body.get("error_code")), f"store list page {page}: {body.get('message')}")
         yield from (r for r in body["data"] if isinstance(r, dict))

@@ -49,7 +49,10 @@ M = results_sync_table
 CHUNK = 64 * 1024
 
 
-class StoreError(Exception):
+class StoreError(HubError):
+    """One store call or check failed: its code, why, whether the store may have applied it, and
+    whether trying again can help."""
+
     def __init__(self, error_code: str, reason: str, *, uncertain: bool = False, retryable: bool = True) -> None:
         super().__init__(reason)
         self.error_code, self.reason, self.uncertain, self.retryable = error_code, reason, uncertain, retryable

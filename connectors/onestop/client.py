@@ -13,6 +13,7 @@ import zeep.exceptions
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 
+from connectors.json_api import read_retrying
 from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
 from connectors.record_fields import redact_identities
 from hub.errors import UpstreamError
@@ -97,7 +98,7 @@ class OnestopUpstream:
         """LayDanhSachKetQuaSoHoa: every digitised result the one-stop holds (metadata, hash, link)."""
         page = 1
         while True:
-            found = self._call("LayDanhSachKetQuaSoHoa", page, page_size) or {}
+            found = read_retrying(self._call, "LayDanhSachKetQuaSoHoa", page, page_size) or {}
             wrapper = found.get("DanhSach") or {}
             items = wrapper.get("KetQuaSoHoa") or [] if isinstance(wrapper, dict) else wrapper
             yield from items

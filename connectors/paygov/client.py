@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.json_api import JsonApi
+from connectors.json_api import JsonApi, read_retrying
 from hub.errors import UpstreamError
 
 __all__ = ["PayGovClient"]
@@ -30,7 +30,8 @@ class PayGovClient:
         """Every transaction the gateway holds for the merchant, page by page."""
         page = 1
         while True:
-            body = self.api.call("GET", "/api/v1/doisoat", params={"trang": page, "so_ban_ghi": page_size})
+            params = {"trang": page, "so_ban_ghi": page_size}
+            body = read_retrying(self.api.call, "GET", "/api/v1/doisoat", params=params)
             if body.get("MaLoi") != "00" or not isinstance(body.get("DuLieu"), list):
                 raise UpstreamError(f"PayGov statement page {page}: MaLoi {body.get('MaLoi')} {body.get('MoTa')}")
             yield from (t for t in body["DuLieu"] if isinstance(t, dict))

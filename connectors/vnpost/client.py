@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.json_api import JsonApi
+from connectors.json_api import JsonApi, read_retrying
 from hub.errors import UpstreamError
 
 __all__ = ["VnpostClient"]
@@ -35,7 +35,8 @@ class VnpostClient:
         """Every order VNPost holds for the customer, page by page."""
         page = 1
         while True:
-            body = self.api.call("GET", "/api/v1/orders", params={"page": page, "size": page_size})
+            params = {"page": page, "size": page_size}
+            body = read_retrying(self.api.call, "GET", "/api/v1/orders", params=params)
             if body.get("Status") != "100" or not isinstance(body.get("Data"), list):
                 raise UpstreamError(f"VNPost order list page {page}: Status {body.get('Status')} {body.get('Message')}")
             yield from (o for o in body["Data"] if isinstance(o, dict))
