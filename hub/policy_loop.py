@@ -7,9 +7,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["Looping", "Policy", "PolicyOptions", "next_attempt", "run_loop"]
+import sqlalchemy as sa
+
+__all__ = ["Looping", "Policy", "PolicyOptions", "next_attempt", "retry_due", "run_loop"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,13 @@ def next_attempt(attempts: int, options: PolicyOptions, now: datetime | None = N
         return None
     delay = min(options.retry_base_s * 2 ** max(attempts - 1, 0), options.retry_max_s)
     return (now or datetime.now(UTC)) + timedelta(seconds=delay)
+
+
+def retry_due(
+    attempts: sa.ColumnElement[Any], next_attempt_at: sa.ColumnElement[Any], max_attempts: int, now: datetime
+) -> sa.ColumnElement[bool]:
+    """SQL: an item whose attempts failed may be tried again now (not parked, its backoff over)."""
+    return sa.and_(attempts < max_attempts, sa.or_(next_attempt_at.is_(None), next_attempt_at <= now))
 
 
 def run_loop(

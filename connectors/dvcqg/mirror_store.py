@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.dvcqg.mirror_payload import dossier_item, step_item
 from hub.errors import HubError
+from hub.policy_loop import retry_due
 from hub.projection_store import info
 from hub.sql_store import dumps, loads, mirror_table, select_in, upsert
 from projections.dossier_fold import PORTAL_TYPES, STEP_TYPES
@@ -119,10 +120,7 @@ class MirrorStore:
                     MIRROR.c.sent_version < state.c.portal_version,
                     sa.or_(
                         MIRROR.c.attempt_version < state.c.portal_version,
-                        sa.and_(
-                            MIRROR.c.attempts < max_attempts,
-                            sa.or_(MIRROR.c.next_attempt_at.is_(None), MIRROR.c.next_attempt_at <= now),
-                        ),
+                        retry_due(MIRROR.c.attempts, MIRROR.c.next_attempt_at, max_attempts, now),
                     ),
                 ),
             )

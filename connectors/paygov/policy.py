@@ -24,7 +24,7 @@ from connectors.record_fields import local_time
 from connectors.security_log import record_refusal
 from hub.errors import HubError, MappingError, UpstreamError
 from hub.events import Event, EventType, SourceSystem, new_event
-from hub.policy_loop import Looping, PolicyOptions, next_attempt
+from hub.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
 from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
 from hub.sql_store import paygov_table, upsert
@@ -79,8 +79,7 @@ class PaymentPolicy(Looping):
                         P.c.payment_ref.is_(None),
                         sa.and_(
                             P.c.initiated.is_(False),
-                            P.c.attempts < self.options.max_attempts,
-                            sa.or_(P.c.next_attempt_at.is_(None), P.c.next_attempt_at <= now),
+                            retry_due(P.c.attempts, P.c.next_attempt_at, self.options.max_attempts, now),
                         ),
                     )
                 )

@@ -30,7 +30,7 @@ from connectors.vnpost.codes import FINAL_CODES, ORDER_TYPES
 from connectors.vnpost.tracking import tracking_events
 from hub.errors import HubError, MappingError, UpstreamError
 from hub.events import Event, EventType, SourceSystem, new_event
-from hub.policy_loop import Looping, PolicyOptions, next_attempt
+from hub.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
 from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
 from hub.projection_store import info
@@ -93,8 +93,7 @@ class PostalPolicy(Looping):
                             V.c.order_key.is_(None),
                             sa.and_(
                                 V.c.item_code.is_(None),
-                                V.c.attempts < self.options.max_attempts,
-                                sa.or_(V.c.next_attempt_at.is_(None), V.c.next_attempt_at <= now),
+                                retry_due(V.c.attempts, V.c.next_attempt_at, self.options.max_attempts, now),
                             ),
                         )
                     )
