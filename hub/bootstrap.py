@@ -76,11 +76,11 @@ def make_projection_runner(
     )
 
 
-def make_log_end(settings: Settings) -> Callable[[], dict[TopicPartition, int]]:
-    """Reads the dossier topic's end offsets when called (a policy's first marks)."""
+def make_log_end(settings: Settings, topic: str | None = None) -> Callable[[], dict[TopicPartition, int]]:
+    """Reads a topic's end offsets when called (default the dossier topic: a policy's first marks)."""
 
     def read() -> dict[TopicPartition, int]:
-        source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=False)
+        source = KafkaRecordSource(settings, [topic or settings.dossier_topic], from_beginning=False)
         try:
             return source.end_offsets()
         finally:

@@ -18,7 +18,7 @@ from hub.errors import EventValidationError, HubError
 from hub.event_json import event_from_json, event_to_json
 from hub.event_text import event_line
 from hub.events import Event
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, follow, hub_topics
 from hub.log_setup import configure_logging
 from hub.settings import Settings
 
@@ -178,26 +178,19 @@ def events_tail(
     codec = make_codec(settings)
     source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=from_beginning)
     shown = 0
-    last_seen = time.monotonic()
     try:
-        while limit is None or shown < limit:
-            records = source.poll(timeout_s=0.5)
-            if records:
-                last_seen = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - last_seen >= idle_exit:
+        for record in follow(source, idle_exit):
+            if dossier and record.key != dossier.encode():
+                continue
+            try:
+                event = codec.decode(record.value)
+            except HubError as exc:
+                click.echo(f"{record.topic}[{record.partition}]@{record.offset}: undecodable: {exc}", err=True)
+                continue
+            click.echo(json.dumps(event_to_json(event), ensure_ascii=False) if as_json else event_line(event))
+            shown += 1
+            if limit is not None and shown >= limit:
                 break
-            for record in records:
-                if dossier and record.key != dossier.encode():
-                    continue
-                try:
-                    event = codec.decode(record.value)
-                except HubError as exc:
-                    click.echo(f"{record.topic}[{record.partition}]@{record.offset}: undecodable: {exc}", err=True)
-                    continue
-                click.echo(json.dumps(event_to_json(event), ensure_ascii=False) if as_json else event_line(event))
-                shown += 1
-                if limit is not None and shown >= limit:
-                    break
     except KeyboardInterrupt:
         pass
     finally:
@@ -224,6 +217,7 @@ def demo(ctx: click.Context, embedded: bool) -> None:
 
 def _register_subcommands() -> None:
     from hub.cli_connectors import connectors, simulators
+    from hub.cli_monitor import monitor
     from hub.cli_policies import callbacks, policies, reconcile
     from hub.cli_projections import projections
     from hub.cli_report import report
@@ -236,6 +230,7 @@ def _register_subcommands() -> None:
     cli.add_command(callbacks)
     cli.add_command(results)
     cli.add_command(report)
+    cli.add_command(monitor)
     reconcile.add_command(reconcile_results_command)
     cli.add_command(simulators)
 

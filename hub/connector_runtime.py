@@ -68,6 +68,8 @@ class _BreakerToState(pybreaker.CircuitBreakerListener):
             },
         )
         self.runner.state.breaker_state = name
+        if name == "open":
+            self.runner._count("breaker_opens")
         self.runner.store.save(self.runner.state)
 
     def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:

@@ -12,7 +12,16 @@ from hub.sql_store import connector_state_table, dumps, loads, upsert
 
 __all__ = ["COUNTERS", "ConnectorState", "ConnectorStateStore"]
 
-COUNTERS = ("records_read", "events_produced", "duplicates_skipped", "parked", "failures", "retries", "pages")
+COUNTERS = (
+    "records_read",
+    "events_produced",
+    "duplicates_skipped",
+    "parked",
+    "failures",
+    "retries",
+    "pages",
+    "breaker_opens",  # so a monitor sampling now and then still sees a breaker that opened and closed between
+)
 S = connector_state_table
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
-__all__ = ["ProtectedIdentity", "mask", "protect_identity"]
+__all__ = ["ProtectedIdentity", "mask", "protect_identity", "redact"]
+
+# CCCD (12 digits), CMND (9 digits), passport (a letter and 7 digits), standing alone in free text.
+_IDENTITY_IN_TEXT = re.compile(r"(?<![\w.-])(\d{12}|\d{9}|[A-Z]\d{7})(?![\w-])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +41,9 @@ def protect_identity(number: str, key: bytes, id_type: str = "CCCD") -> Protecte
         raise ValueError("empty identity number")
     digest = hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
     return ProtectedIdentity(id_type=id_type, hash=digest, masked=mask(normalised))
+
+
+def redact(text: str) -> str:
+    """Free text (upstream error messages, details) with anything shaped like an identity number masked:
+    what monitoring streams publish must not carry one, whoever wrote the text."""
+    return _IDENTITY_IN_TEXT.sub(lambda m: mask(m.group(1)), text)

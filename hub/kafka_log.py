@@ -8,7 +8,8 @@ durably applied, or seek to offsets they stored themselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -23,7 +24,7 @@ from hub.events import Event
 from hub.ports import Headers, Record, TopicPartition
 from hub.settings import Settings
 
-__all__ = ["KafkaEventLog", "KafkaRecordSource", "TopicSpec", "ensure_topics", "hub_topics"]
+__all__ = ["KafkaEventLog", "KafkaRecordSource", "TopicSpec", "ensure_topics", "follow", "hub_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -264,3 +265,15 @@ class KafkaRecordSource:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+
+
+def follow(source: KafkaRecordSource, idle_exit_s: float | None = None) -> Iterator[Record]:
+    """Records as they arrive, until ``idle_exit_s`` seconds pass without one (None: forever)."""
+    last_seen = time.monotonic()
+    while True:
+        records = source.poll(timeout_s=0.5)
+        if records:
+            last_seen = time.monotonic()
+        elif idle_exit_s is not None and time.monotonic() - last_seen >= idle_exit_s:
+            return
+        yield from records

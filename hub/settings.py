@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -125,6 +126,36 @@ class Settings(BaseSettings):
     """Timeout of each call to VNPost."""
     vnpost_track_after_s: float = 3600.0
     """An item with no tracking news this long is asked for (a lost callback must not hide a delivery)."""
+    monitor_app_id: str = "motcua-hub-monitor"
+    """Consumer group (faust app id) of `hub monitor run`; workers with the same id split the dossier topic."""
+    monitor_topic_prefix: str = "hub.monitoring."
+    """Names of the monitoring topics: this prefix + sla, health, health-samples, security."""
+    monitor_topic_partitions: int = 3
+    """Partitions of the hub.monitoring.* topics when the hub creates them."""
+    monitor_sla_horizon_s: float = 86_400.0
+    """DUE_SOON is raised this long before a dossier's due date."""
+    monitor_scan_interval_s: float = 30.0
+    """How often (real seconds) the SLA monitor checks dossiers whose due moments have come."""
+    monitor_health_interval_s: float = 30.0
+    """How often (real seconds) connector and hub health is sampled and published."""
+    monitor_clock_speed: float = 1.0
+    """Business seconds per real second of the SLA clock: 1 in production; the demo and tests compress time."""
+    monitor_clock_start: datetime | None = None
+    """Business time at which a compressed SLA clock starts (default: now)."""
+    monitor_error_rate: float = 0.2
+    """ERROR_RATE is raised when this share of a connector's fetches in one sample failed..."""
+    monitor_error_min_attempts: int = 5
+    """...and it made at least this many (fewer say too little either way)."""
+    monitor_cursor_stall_s: float = 1800.0
+    """CURSOR_STALL: a connector kept fetching or failing but its cursor has not moved for this long."""
+    monitor_dead_letters_per_min: float = 1.0
+    """DEAD_LETTERS is raised at this many new dead letters per minute (cleared by a sample with none)."""
+    monitor_results_backlog_age_s: float = 3600.0
+    """RESULTS_SYNC_BACKLOG: the oldest result not in the national data store has waited this long..."""
+    monitor_results_backlog: int = 1000
+    """...or this many results wait."""
+    monitor_divergences: int = 1
+    """DIVERGENCES is raised per source system when a sample sees this many new divergences."""
     callback_host: str = "127.0.0.1"
     """Interface of the callback endpoint (PayGov IPN, VNPost tracking): `hub callbacks serve`."""
     callback_port: int = 8095

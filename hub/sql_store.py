@@ -31,6 +31,10 @@ __all__ = [
     "make_engine",
     "migrate",
     "mirror_table",
+    "monitor_dossiers_table",
+    "monitor_marks_table",
+    "monitor_outbox_table",
+    "monitor_state_table",
     "offsets_table",
     "paygov_table",
     "policy_marks_table",
@@ -183,6 +187,49 @@ results_sync_table = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     comment="Per digitised result, what the national data store acknowledged (metadata digest, stored file "
     "id and hash) and the sync policy's retry state. Records calls made.",
+)
+
+
+monitor_dossiers_table = sa.Table(
+    "hub_monitor_dossiers",
+    METADATA,
+    sa.Column("dossier_code", sa.String(64), primary_key=True),
+    sa.Column("fold", sa.Text, nullable=False),
+    sa.Column("active", sa.Text, nullable=False),
+    sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_hub_monitor_dossiers_next_check_at", "next_check_at"),
+    comment="The SLA monitor's own fold of each dossier (the dossier_state fold), the conditions it has "
+    "raised (JSON: key -> raised at) and when time alone can next change them.",
+)
+
+monitor_outbox_table = sa.Table(
+    "hub_monitor_outbox",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(128), nullable=False),
+    sa.Column("record_key", sa.String(128), nullable=False),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    comment="Monitoring records written with the state change that caused them, deleted once the broker "
+    "acknowledged them: nothing is lost between the database and the topic.",
+)
+
+monitor_marks_table = sa.Table(
+    "hub_monitor_marks",
+    METADATA,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("mark", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    comment="What the monitor counts exactly under redelivery: divergence events by id (source: system) "
+    "and unreadable dossier-topic messages by partition:offset (source: reason).",
+)
+
+monitor_state_table = sa.Table(
+    "hub_monitor_state",
+    METADATA,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    comment="The health monitor's previous sample and alert states (JSON), so a restart neither repeats "
+    "nor loses a transition.",
 )
 
 
