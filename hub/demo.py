@@ -5,7 +5,7 @@ simulators, with faults, drained by their connectors, sample dossiers, two malfo
 the projection runner building the read models in SQLite, the national status mirror and its
 divergence check, PayGov and VNPost with their policies, callback endpoint and reconciliations,
 the digitised results synced to the national data store and a drift there repaired (demo_gateways),
-and the dead-letter topic. Monitors and the dashboard join as they land.
+the dead-letter topic, and the monitors' streams (demo_monitoring). The dashboard joins as it lands.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
 from hub.demo_gateways import run_gateways, run_results
+from hub.demo_monitoring import run_monitors
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record, Upstream
@@ -213,6 +214,8 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         totals = runner.totals
         echo(f"projected into {settings.database_url}: {totals.applied} events applied, {totals.parked} parked")
         _show_read_models(engine, echo)
+        with engine.connect() as conn:
+            dossiers = int(conn.exec_driver_sql("SELECT count(*) FROM v_dossier").scalar_one())
         engine.dispose()
 
         parked = KafkaRecordSource(settings, [settings.dead_letter_topic])
@@ -226,6 +229,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
                 (record.header(h) or b"").decode() for h in ("dlq.reason", "dlq.topic", "dlq.offset")
             )
             echo(f"  {reason}  (from {topic}@{offset})")
+        run_monitors(settings, dossiers, echo)
         log.close()
         echo(f"\ndemo done: {totals.applied} events projected, {totals.parked} parked; read models in {workdir}")
     finally:

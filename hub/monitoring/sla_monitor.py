@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from projections.dossier_fold import DossierFold, derive
 __all__ = ["SlaMonitor"]
 
 D = monitor_dossiers_table
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "check at the next scan"
 
 
 class SlaMonitor:
@@ -37,8 +38,12 @@ class SlaMonitor:
         self.horizon = horizon
         self.codec = codec or default_codec()
 
-    def apply(self, events: Sequence[Event], now: datetime) -> int:
-        """Fold events in and evaluate the dossiers they touch; the number of transitions written."""
+    def apply(self, events: Sequence[Event], now: datetime, *, evaluate: bool = True) -> int:
+        """Fold events in and evaluate the dossiers they touch; the number of transitions written.
+
+        ``evaluate=False`` (history being replayed) only folds, and leaves the dossier for the first
+        scan after the replay: a dossier finished long ago must not raise and clear on the way.
+        """
         by_code: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             by_code[event.dossier_code].append(event)
@@ -50,8 +55,13 @@ class SlaMonitor:
             for code, batch in by_code.items():
                 fold_text, active_text = stored.get(code, (None, "{}"))
                 fold = DossierFold.from_json(loads(fold_text)) if fold_text else DossierFold()
-                if any([fold.apply(event) for event in batch]) or fold_text is None:
+                if not (any([fold.apply(event) for event in batch]) or fold_text is None):
+                    continue
+                if evaluate:
                     written += self._settle(conn, code, fold, loads(active_text), now)
+                else:
+                    values = {"dossier_code": code, "fold": dumps(fold.to_json()), "active": active_text}
+                    upsert(conn, D, [values | {"next_check_at": _EPOCH}])
             return written
 
     def scan(self, now: datetime, limit: int = 1000) -> int:

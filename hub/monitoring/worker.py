@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from hub.monitoring.clock import BusinessClock
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import TOPICS
 from hub.monitoring.sla_monitor import SlaMonitor
+from hub.ports import TopicPartition
 from hub.settings import Settings
 from hub.sql_store import monitor_marks_table, upsert
 
@@ -76,24 +78,29 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
             await outbox.flush(engine, send)
 
     dossier_topic = app.topic(settings.dossier_topic, key_serializer="raw", value_serializer="raw")
+    replay = Replay(settings.dossier_topic, make_log_end(settings)(), lambda: app.assignor.assigned_actives())
 
     @app.agent(dossier_topic, name="sla")
     async def follow(stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
         async for batch in stream.take_events(500, within=0.5):
             events: list[Event] = []
+            history: list[Event] = []
             unreadable = []
             for item in batch:
                 try:
-                    events.append(codec.decode(item.value))
+                    decoded = codec.decode(item.value)
+                    (history if replay.saw(item.message.partition, item.message.offset) else events).append(decoded)
                 except DecodeError as exc:  # the projections park it in the dead-letter topic; count it here
                     where = f"{item.message.partition}:{item.message.offset}"
                     log.warning("unreadable dossier-topic message at %s: %s", where, exc.reason)
                     unreadable.append({"kind": "unreadable", "mark": where, "source": exc.reason[:64]})
-            await asyncio.to_thread(_apply, sla, events, unreadable, clock)
+            await asyncio.to_thread(_apply, sla, history, events, unreadable, clock)
             await publish()
 
     @app.timer(settings.monitor_scan_interval_s, on_leader=True, name="sla-clock")  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def sla_clock() -> None:
+        if replay.active():
+            return  # dossiers still being replayed are judged once their history is in
         await asyncio.to_thread(sla.scan, clock.now())
         await publish()
 
@@ -109,9 +116,33 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
     return app
 
 
-def _apply(sla: SlaMonitor, events: list[Event], unreadable: list[dict[str, str]], clock: BusinessClock) -> None:
+def _apply(
+    sla: SlaMonitor, history: list[Event], events: list[Event], unreadable: list[dict[str, str]], clock: BusinessClock
+) -> None:
     if unreadable:
         with sla.engine.begin() as conn:
             upsert(conn, monitor_marks_table, unreadable)
+    if history:
+        sla.apply(history, clock.now(), evaluate=False)
     if events:
         sla.apply(events, clock.now())
+
+
+class Replay:
+    """Which dossier-topic records were already there when the worker started (history), and whether
+    this worker is still reading them. Per worker: with several, each gates its own partitions."""
+
+    def __init__(self, topic: str, ends: Mapping[TopicPartition, int], assigned: Callable[[], Iterable[Any]]) -> None:
+        self.topic = topic
+        self.ends = {partition: end for (_, partition), end in ends.items()}
+        self.assigned = assigned
+        self.reached: dict[int, int] = {}
+
+    def saw(self, partition: int, offset: int) -> bool:
+        """Note a record; True when it is history."""
+        self.reached[partition] = max(self.reached.get(partition, -1), offset)
+        return offset < self.ends.get(partition, 0)
+
+    def active(self) -> bool:
+        mine = [tp.partition for tp in self.assigned() if tp.topic == self.topic and tp.partition in self.ends]
+        return any(self.reached.get(p, -1) < self.ends[p] - 1 for p in mine)

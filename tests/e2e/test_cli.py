@@ -155,4 +155,10 @@ def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
     assert re.search(r"v_dossier: 63 dossiers, \d+ events", out)
     assert "Tiếp nhận hồ sơ, biên nhận BN" in out and "ONESTOP Nộp hồ sơ" in out
     assert f"dead-letter topic motcua.dead-letter: {2 + sum(int(c[2]) for c in connectors)} parked" in out
+    monitoring = dict(
+        (name, int(n)) for n, name in re.findall(r"^\s+(\d+)  (.+)$", out.split("monitoring topics")[1], re.M)
+    )
+    assert monitoring.get("health-samples", 0) >= 1 and monitoring.get("security", 0) >= 1, monitoring
+    assert monitoring.get("sla PAST_DUE RAISED", 0) >= 1, "the sample dossiers left open are long past due"
+    assert not any("CLEARED" in name for name in monitoring), "replayed history is judged once, not on the way"
     assert "001203004567" not in out + done.stderr, "identity numbers never leave the hub raw"

@@ -171,3 +171,20 @@ def test_the_outbox_keeps_what_the_broker_did_not_acknowledge(
     with pytest.raises(ConnectionError):
         asyncio.run(outbox.flush(engine, refuse))
     assert [r["condition"] for _, r in drain(engine)] == ["DUE_SOON"]
+
+
+@pytest.mark.parametrize("database", ["sqlite"])
+def test_replayed_history_is_judged_once_at_the_end_not_on_the_way(
+    request: pytest.FixtureRequest, database: str, tmp_path: Any
+) -> None:
+    engine = make_engine(Settings(database_url=read_store(request, database, tmp_path)))
+    sla = SlaMonitor(engine, timedelta(hours=24))
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=VN)
+    old, open_ = received("OLD", at(1, 9), at(2, 17)), received("OPEN", at(1, 9), at(2, 17))
+    assert sla.apply([*old, *open_], now, evaluate=False) == 0  # a first batch of history: long past due...
+    assert sla.apply([issued("OLD", at(2, 10))], now, evaluate=False) == 0  # ...but OLD finished in the next
+    assert sla.scan(now) == 2  # after the replay: OPEN is past due without apology, OLD says nothing
+    assert sorted((r["dossier_code"], r["condition"]) for _, r in drain(engine)) == [
+        ("OPEN", "OVERDUE_WITHOUT_APOLOGY"),
+        ("OPEN", "PAST_DUE"),
+    ]

@@ -1,0 +1,67 @@
+"""The monitors in ``hub demo``: the faust app run in-process until the dossiers seen so far are
+judged and one health sample is out, then what the monitoring topics hold, summarised."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from hub.bootstrap import make_engine
+from hub.kafka_log import KafkaRecordSource, ensure_topics
+from hub.monitoring.clock import BusinessClock
+from hub.monitoring.records import TOPICS, default_codec
+from hub.monitoring.worker import build_app, monitoring_topics
+from hub.settings import Settings
+from hub.sql_store import monitor_dossiers_table, monitor_outbox_table, monitor_state_table
+
+__all__ = ["run_monitors"]
+
+
+def _settled(engine: sa.Engine, dossiers: int) -> bool:
+    with engine.connect() as conn:
+        judged = conn.execute(sa.select(sa.func.count()).select_from(monitor_dossiers_table)).scalar_one()
+        pending = conn.execute(sa.select(sa.func.count()).select_from(monitor_outbox_table)).scalar_one()
+        sampled = conn.execute(sa.select(sa.func.count()).select_from(monitor_state_table)).scalar_one()
+    return judged >= dossiers and sampled > 0 and pending == 0
+
+
+async def _run(settings: Settings, dossiers: int, timeout_s: float) -> None:
+    engine = make_engine(settings)
+    app = build_app(settings, engine, BusinessClock())
+    await app.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _settled(engine, dossiers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+    finally:
+        await app.stop()
+        engine.dispose()
+
+
+def run_monitors(settings: Settings, dossiers: int, echo: Callable[[str], None], timeout_s: float = 60) -> None:
+    settings = settings.model_copy(update={"monitor_health_interval_s": 1.0, "monitor_scan_interval_s": 1.0})
+    ensure_topics(settings, monitoring_topics(settings))
+    asyncio.run(_run(settings, dossiers, timeout_s))
+    codec = default_codec()
+    source = KafkaRecordSource(settings, [settings.monitor_topic_prefix + kind for kind in TOPICS])
+    seen: Counter[str] = Counter()
+    try:
+        while records := source.poll(max_records=5000, timeout_s=1.0):
+            for record in records:
+                _, value = codec.decode(record.value)
+                kind = record.topic.removeprefix(settings.monitor_topic_prefix)
+                if kind == "sla":
+                    seen[f"sla {value['condition']} {value['state']}"] += 1
+                elif kind == "health":
+                    seen[f"health {value['signal']} {value['state']}"] += 1
+                else:
+                    seen[kind] += 1
+    finally:
+        source.close()
+    echo(f"\nmonitoring topics ({settings.monitor_topic_prefix}*, `hub monitor tail` prints them):")
+    for name, count in sorted(seen.items()):
+        echo(f"  {count:5d}  {name}")
