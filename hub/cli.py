@@ -68,6 +68,10 @@ def schemas_check(ctx: click.Context, root: Path | None) -> None:
     pending = unpublished(schema_set)
     note = " (working copy differs from the latest: run 'hub schemas freeze' when you release it)" if pending else ""
     click.echo(f"schemas OK: {len(schema_set.payload_types)} event types, compatible with {versions}{note}")
+    from hub.monitoring.records import MonitoringCodec
+
+    monitoring = MonitoringCodec(schema_set.root)  # a ConfigError names the file that does not parse
+    click.echo(f"monitoring schemas OK: {len(monitoring.versions)} record types")
 
 
 @schemas.command("freeze")
