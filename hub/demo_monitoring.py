@@ -14,6 +14,7 @@ from hub.bootstrap import make_engine
 from hub.kafka_log import KafkaRecordSource, ensure_topics
 from hub.monitoring.clock import BusinessClock
 from hub.monitoring.records import TOPICS, default_codec
+from hub.monitoring.sla_monitor import UNJUDGED
 from hub.monitoring.worker import build_app, monitoring_topics
 from hub.settings import Settings
 from hub.sql_store import monitor_dossiers_table, monitor_outbox_table, monitor_state_table
@@ -22,10 +23,15 @@ __all__ = ["run_monitors"]
 
 
 def _settled(engine: sa.Engine, dossiers: int) -> bool:
+    """Every dossier folded and judged (none left for the post-replay scan), a health sample taken,
+    nothing left in the outbox."""
+    d, s = monitor_dossiers_table, monitor_state_table
     with engine.connect() as conn:
-        judged = conn.execute(sa.select(sa.func.count()).select_from(monitor_dossiers_table)).scalar_one()
+        judged = conn.execute(
+            sa.select(sa.func.count()).where(sa.or_(d.c.next_check_at.is_(None), d.c.next_check_at > UNJUDGED))
+        ).scalar_one()
         pending = conn.execute(sa.select(sa.func.count()).select_from(monitor_outbox_table)).scalar_one()
-        sampled = conn.execute(sa.select(sa.func.count()).select_from(monitor_state_table)).scalar_one()
+        sampled = conn.execute(sa.select(sa.func.count()).where(s.c.name == "health")).scalar_one()
     return judged >= dossiers and sampled > 0 and pending == 0
 
 

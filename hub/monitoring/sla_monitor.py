@@ -23,10 +23,10 @@ from hub.monitoring.sla import Condition, clear_reason, conditions, next_check, 
 from hub.sql_store import dumps, loads, monitor_dossiers_table, monitor_marks_table, select_in, upsert
 from projections.dossier_fold import DossierFold, derive
 
-__all__ = ["SlaMonitor"]
+__all__ = ["UNJUDGED", "SlaMonitor"]
 
 D = monitor_dossiers_table
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "check at the next scan"
+UNJUDGED = datetime(1970, 1, 1, tzinfo=UTC)  # next_check_at of a replayed dossier: "judge at the next scan"
 
 
 class SlaMonitor:
@@ -61,7 +61,7 @@ class SlaMonitor:
                     written += self._settle(conn, code, fold, loads(active_text), now)
                 else:
                     values = {"dossier_code": code, "fold": dumps(fold.to_json()), "active": active_text}
-                    upsert(conn, D, [values | {"next_check_at": _EPOCH}])
+                    upsert(conn, D, [values | {"next_check_at": UNJUDGED}])
             return written
 
     def scan(self, now: datetime, limit: int = 1000) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -29,8 +28,8 @@ from hub.monitoring import outbox
 from hub.monitoring.clock import BusinessClock
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import TOPICS
+from hub.monitoring.replay import Replay
 from hub.monitoring.sla_monitor import SlaMonitor
-from hub.ports import TopicPartition
 from hub.settings import Settings
 from hub.sql_store import monitor_marks_table, upsert
 
@@ -78,7 +77,7 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
             await outbox.flush(engine, send)
 
     dossier_topic = app.topic(settings.dossier_topic, key_serializer="raw", value_serializer="raw")
-    replay = Replay(settings.dossier_topic, make_log_end(settings)(), lambda: app.assignor.assigned_actives())
+    replay = Replay(engine, settings.dossier_topic, make_log_end(settings)(), lambda: app.assignor.assigned_actives())
 
     @app.agent(dossier_topic, name="sla")
     async def follow(stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
@@ -95,11 +94,12 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
                     log.warning("unreadable dossier-topic message at %s: %s", where, exc.reason)
                     unreadable.append({"kind": "unreadable", "mark": where, "source": exc.reason[:64]})
             await asyncio.to_thread(_apply, sla, history, events, unreadable, clock)
+            await asyncio.to_thread(replay.save, dict(replay.reached))
             await publish()
 
     @app.timer(settings.monitor_scan_interval_s, on_leader=True, name="sla-clock")  # type: ignore[untyped-decorator]  # faust's timer is untyped
     async def sla_clock() -> None:
-        if replay.active():
+        if await asyncio.to_thread(replay.active):
             return  # dossiers still being replayed are judged once their history is in
         await asyncio.to_thread(sla.scan, clock.now())
         await publish()
@@ -126,23 +126,3 @@ def _apply(
         sla.apply(history, clock.now(), evaluate=False)
     if events:
         sla.apply(events, clock.now())
-
-
-class Replay:
-    """Which dossier-topic records were already there when the worker started (history), and whether
-    this worker is still reading them. Per worker: with several, each gates its own partitions."""
-
-    def __init__(self, topic: str, ends: Mapping[TopicPartition, int], assigned: Callable[[], Iterable[Any]]) -> None:
-        self.topic = topic
-        self.ends = {partition: end for (_, partition), end in ends.items()}
-        self.assigned = assigned
-        self.reached: dict[int, int] = {}
-
-    def saw(self, partition: int, offset: int) -> bool:
-        """Note a record; True when it is history."""
-        self.reached[partition] = max(self.reached.get(partition, -1), offset)
-        return offset < self.ends.get(partition, 0)
-
-    def active(self) -> bool:
-        mine = [tp.partition for tp in self.assigned() if tp.topic == self.topic and tp.partition in self.ends]
-        return any(self.reached.get(p, -1) < self.ends[p] - 1 for p in mine)

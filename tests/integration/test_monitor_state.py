@@ -188,3 +188,37 @@ def test_replayed_history_is_judged_once_at_the_end_not_on_the_way(
         ("OPEN", "OVERDUE_WITHOUT_APOLOGY"),
         ("OPEN", "PAST_DUE"),
     ]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_results_sync_backlog_is_sampled_and_alerts_on_age(
+    request: pytest.FixtureRequest, database: str, tmp_path: Any
+) -> None:
+    from hub.projection_store import activate_first_generation
+    from projections.registry import projection
+
+    engine = make_engine(Settings(database_url=read_store(request, database, tmp_path)))
+    generation = activate_first_generation(engine, projection("results")).active_generation
+    results = projection("results").tables(generation)[0]
+    t = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+    def result(code: str, state: str, age_s: float) -> dict[str, Any]:
+        digitised = t - timedelta(seconds=age_s)
+        return {"result_code": code, "dossier_code": "D", "attempts": 0, "parked": False, "state": state} | {
+            "digitised_at": digitised
+        }
+
+    with engine.begin() as conn:
+        upsert(conn, results, [result("R1", "synced", 9000), result("R2", "pending", 600), result("R3", "failed", 120)])
+    monitor = HealthMonitor(engine, Thresholds(results_backlog_age_s=1800, results_backlog=10), lambda: 0)
+    monitor.tick(t)
+    monitor.tick(t + timedelta(seconds=1300))  # R2 is now 1,900 s old
+    with engine.begin() as conn:
+        conn.execute(sa.update(results).where(results.c.result_code == "R2").values(state="synced"))
+    monitor.tick(t + timedelta(seconds=1330))
+    records = drain(engine)
+    samples = [r["results_sync"] for kind, r in records if kind == "health-samples"]
+    assert samples[0] == {"synced": 1, "backlog": 2, "failing": 1, "oldest_backlog_age_s": 600.0}
+    assert samples[2] == {"synced": 2, "backlog": 1, "failing": 1, "oldest_backlog_age_s": 1450.0}
+    alerts = [(r["signal"], r["state"], r["value"]) for kind, r in records if kind == "health"]
+    assert alerts == [("RESULTS_SYNC_BACKLOG", "RAISED", 1900.0), ("RESULTS_SYNC_BACKLOG", "CLEARED", 1450.0)]

@@ -355,3 +355,59 @@ def confluent_read(bootstrap: str, topics: list[str]) -> list[tuple[str, dict[st
     finally:
         consumer.close()
     return out
+
+
+def test_a_monitor_killed_at_random_points_publishes_what_a_clean_run_does(
+    kafka_settings: Settings, tmp_path: Any
+) -> None:
+    from hub.synthetic import province_events
+    from tests.integration.helpers import kill_repeatedly
+
+    settings = fresh_topic(kafka_settings)
+    events = list(province_events(10_000))
+    publish(settings, events)
+    dossiers = len({e.dossier_code for e in events})
+
+    def judged(url: str) -> bool:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                folded, unjudged, pending = conn.exec_driver_sql(
+                    "SELECT (SELECT count(*) FROM hub_monitor_dossiers), "
+                    "(SELECT count(*) FROM hub_monitor_dossiers WHERE next_check_at < '2000-01-01'), "
+                    "(SELECT count(*) FROM hub_monitor_outbox)"
+                ).one()
+        except sa.exc.OperationalError:  # not created yet
+            return False
+        finally:
+            engine.dispose()
+        return bool(folded == dossiers and unjudged == 0 and pending == 0)
+
+    def run(name: str, kills: int) -> tuple[Monitoring, float]:
+        url = f"sqlite:///{tmp_path}/{name}.sqlite3"
+        mon = Monitoring(settings, url, monitor_scan_interval_s="0.5")
+        started = time.monotonic()
+        if kills:
+            kill_repeatedly(["monitor", "run"], mon.env, times=kills, between_s=(3, 7), seed=11, progress=lambda: None)
+        mon.start()
+        try:
+            mon.wait(lambda: judged(url), f"{name}: every dossier judged and published", timeout_s=240)
+        finally:
+            mon.stop()
+        return mon, time.monotonic() - started
+
+    clean, clean_s = run("clean", 0)
+    killed, killed_s = run("killed", 3)
+    ids = {
+        name: Counter(r["record_id"] for k, r in mon.seen if k == "sla")
+        for name, mon in (("clean", clean), ("killed", killed))
+    }
+    print(
+        f"\nmonitor over {len(events)} events / {dossiers} dossiers: clean run {clean_s:.1f} s, "
+        f"{sum(ids['clean'].values())} SLA records; 3 SIGKILLs then a last run {killed_s:.1f} s, "
+        f"{sum(ids['killed'].values())} records, {len(ids['killed'])} distinct"
+    )
+    assert ids["clean"] and set(ids["clean"].values()) == {1}
+    assert set(ids["killed"]) == set(ids["clean"]), "nothing lost, nothing invented"
+    repeated = sum(n - 1 for n in ids["killed"].values())
+    assert repeated <= 3 * 500, "only a crashed flush's batch can come twice (same record_id)"
