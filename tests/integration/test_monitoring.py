@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import make_engine
@@ -28,7 +29,7 @@ from hub.schemas import default_schemas_root
 from hub.settings import Settings
 from hub.sql_store import connector_state_table, dumps, security_events_table, upsert
 from tests.integration.helpers import HUB, hub_env, run_to_end
-from tests.integration.read_models import fresh_topic, publish
+from tests.integration.read_models import fresh_topic, publish, read_store
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=VN)  # the business clock starts on a Monday at 14:00
@@ -131,11 +132,12 @@ class Monitoring:
         return out + err
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_sla_conditions_fire_once_at_the_right_time_and_clear_on_resolution(
-    kafka_settings: Settings, tmp_path: Any
+    kafka_settings: Settings, tmp_path: Any, request: pytest.FixtureRequest, database: str
 ) -> None:
     settings = fresh_topic(kafka_settings)
-    url = f"sqlite:///{tmp_path}/read.sqlite3"
+    url = read_store(request, database, tmp_path)
     tonight, tomorrow, resolved, apology, second, done = (f"H34-SLA-{n}" for n in range(6))
     events = [
         *received(tonight, at(1, 9), at(2, 17)),  # due today: DUE_SOON now, PAST_DUE at midnight (10 s)
