@@ -220,6 +220,7 @@ def demo(ctx: click.Context, embedded: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from hub.cli_api import api
     from hub.cli_connectors import connectors, simulators
     from hub.cli_monitor import monitor
     from hub.cli_policies import callbacks, policies, reconcile
@@ -235,6 +236,7 @@ def _register_subcommands() -> None:
     cli.add_command(results)
     cli.add_command(report)
     cli.add_command(monitor)
+    cli.add_command(api)
     reconcile.add_command(reconcile_results_command)
     cli.add_command(simulators)
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from hub.bootstrap import make_codec, make_engine, make_projection_runner
+from hub.bootstrap import make_codec, make_engine, make_log_end, make_projection_runner
 from hub.cli_context import settings_of
 from hub.errors import HubError
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.ports import Projection
 from hub.projection_runner import BatchResult
-from hub.projection_store import activate_first_generation, begin_rebuild, generations_of, read_offsets, try_swap
+from hub.projection_store import activate_first_generation, begin_rebuild, projection_status, try_swap
 from hub.settings import Settings
 from projections.registry import PROJECTIONS, projection
 
@@ -169,28 +169,22 @@ def status(ctx: click.Context) -> None:
     """Each projection's generation, stored offsets and lag behind the broker's end offsets."""
     settings = settings_of(ctx)
     engine = make_engine(settings)
-    found = generations_of(engine, list(PROJECTIONS))
-    ends: dict[tuple[str, int], int] = {}
+    ends: dict[tuple[str, int], int] | None = None
     try:
-        source = KafkaRecordSource(settings, [settings.dossier_topic])
-        ends = source.end_offsets()
-        source.close()
+        ends = make_log_end(settings)()
     except HubError as exc:  # status must still show what the database knows
         click.echo(f"(broker unavailable, lag unknown: {exc})", err=True)
-    for name in PROJECTIONS:
-        info = found.get(name)
-        if info is None:
-            click.echo(f"{name}: never run")
+    for p in projection_status(engine, list(PROJECTIONS), ends):
+        if p["generation"] is None:
+            click.echo(f"{p['name']}: never run")
             continue
-        with engine.connect() as conn:
-            offsets = read_offsets(conn, name, info.active_generation)
-        lag = sum(max(ends.get(tp, 0) - offsets.get(tp, 0), 0) for tp in ends) if ends else None
-        building = f", rebuilding into g{info.building_generation}" if info.building_generation else ""
+        building = f", rebuilding into g{p['building_generation']}" if p["building_generation"] else ""
+        lag = "?" if p["lag"] is None else p["lag"]
         click.echo(
-            f"{name}: generation {info.active_generation} (v{info.active_version}){building}; "
-            f"applied through {sum(offsets.values())} records; lag {'?' if lag is None else lag}"
+            f"{p['name']}: generation {p['generation']} (v{p['version']}){building}; "
+            f"applied through {p['applied']} records; lag {lag}"
         )
-        for (topic, partition), offset in sorted(offsets.items()):
-            end = ends.get((topic, partition))
-            click.echo(f"  {topic}[{partition}] next {offset}" + (f" end {end}" if end is not None else ""))
+        for part in p["partitions"]:
+            end = f" end {part['end']}" if part["end"] is not None else ""
+            click.echo(f"  {part['topic']}[{part['partition']}] next {part['next']}{end}")
     engine.dispose()

@@ -55,7 +55,7 @@ def report(
     Local days (Asia/Ho_Chi_Minh). Definitions: hub/indicators.py and the README."""
     from hub.bootstrap import make_engine
     from hub.errors import HubError
-    from hub.indicators import GROUPS, build_report, period_of
+    from hub.indicators import build_report, period_of, select_groups
 
     if (first is None) != (last is None):
         raise click.UsageError("--from and --to go together")
@@ -64,10 +64,11 @@ def report(
         found = build_report(make_engine(settings_of(ctx), writer=False), period, agency)
     except HubError as exc:
         raise click.ClickException(str(exc)) from exc
-    keys = [k for g in (groups or tuple(GROUPS)) for k in GROUPS[g]]
-    rows = [{"agency": r["agency"], **{k: r[k] for k in keys}} for r in found["rows"]]
+    chosen = select_groups(found, groups)
+    rows = chosen["rows"]
+    keys = [k for k in rows[0] if k != "agency"]
     if fmt == "json":
-        click.echo(json.dumps({"period": found["period"], "rows": rows}, ensure_ascii=False))
+        click.echo(json.dumps(chosen, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=["agency", *keys], lineterminator="\n")
         writer.writeheader()

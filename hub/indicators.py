@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from hub.events import LOCAL_TZ
 from hub.projection_store import info
 from projections.registry import projection
 
-__all__ = ["GROUPS", "Period", "build_report", "period_of"]
+__all__ = ["GROUPS", "Period", "build_report", "period_of", "select_groups"]
 
 GROUPS: dict[str, list[str]] = {
     "receipts": ["carried_over", "received_direct", "received_online", "received_postal", "received", "to_resolve"],
@@ -199,3 +200,12 @@ def build_report(engine: Engine, period: Period, agency: str | None = None) -> d
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def select_groups(found: dict[str, Any], groups: Sequence[str] = ()) -> dict[str, Any]:
+    """The report with only the figures of ``groups`` (default all), as `hub report` and the API give it."""
+    keys = [k for g in (groups or tuple(GROUPS)) for k in GROUPS[g]]
+    return {
+        "period": found["period"],
+        "rows": [{"agency": r["agency"], **{k: r[k] for k in keys}} for r in found["rows"]],
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +29,7 @@ __all__ = [
     "info",
     "lock_generation",
     "lock_offsets",
+    "projection_status",
     "read_offsets",
     "store_offsets",
     "try_swap",
@@ -193,6 +195,38 @@ def drop_generation(engine: Engine, projection: Projection, generation: int) -> 
         conn.execute(
             sa.delete(OFFSETS).where(OFFSETS.c.projection == projection.name, OFFSETS.c.generation == generation)
         )
+
+
+def projection_status(
+    engine: Engine, names: Sequence[str], ends: Mapping[TopicPartition, int] | None
+) -> list[dict[str, Any]]:
+    """Per projection: generation, version, rebuild in progress, stored offsets, lag (None: ends unknown)."""
+    found = generations_of(engine, names)
+    out: list[dict[str, Any]] = []
+    for name in names:
+        info_ = found.get(name)
+        if info_ is None:
+            out.append({"name": name, "generation": None})
+            continue
+        with engine.connect() as conn:
+            offsets = read_offsets(conn, name, info_.active_generation)
+        lag = sum(max(ends.get(tp, 0) - offsets.get(tp, 0), 0) for tp in ends) if ends else None
+        partitions = [
+            {"topic": topic, "partition": partition, "next": offset, "end": (ends or {}).get((topic, partition))}
+            for (topic, partition), offset in sorted(offsets.items())
+        ]
+        out.append(
+            {
+                "name": name,
+                "generation": info_.active_generation,
+                "version": info_.active_version,
+                "building_generation": info_.building_generation,
+                "applied": sum(offsets.values()),
+                "lag": lag,
+                "partitions": partitions,
+            }
+        )
+    return out
 
 
 def generations_of(engine: Engine, names: Sequence[str]) -> dict[str, ProjectionInfo]:

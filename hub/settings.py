@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     """Timeout of each call to VNPost."""
     vnpost_track_after_s: float = 3600.0
     """An item with no tracking news this long is asked for (a lost callback must not hide a delivery)."""
+    api_host: str = "127.0.0.1"
+    """Interface of the read API and dashboard (`hub api serve`)."""
+    api_port: int = 8080
+    """Port of the read API and dashboard."""
+    api_keys: SecretStr | None = None
+    """API keys and their roles, ``KEY=viewer,KEY2=operator`` (keys of at least 16 characters); or HUB_API_KEYS_FILE."""
+    api_keys_file: Path | None = None
+    """File of API keys: one ``KEY=ROLE`` per line (# comments allowed)."""
     monitor_app_id: str = "motcua-hub-monitor"
     """Consumer group (faust app id) of `hub monitor run`; workers with the same id split the dossier topic."""
     monitor_topic_prefix: str = "hub.monitoring."
@@ -191,6 +199,30 @@ class Settings(BaseSettings):
 
     def vnpost_secret_value(self) -> str:
         return self._secret(self.vnpost_secret, self.vnpost_secret_file, "VNPOST_SECRET", "reach VNPost")
+
+    def api_key_roles(self) -> dict[str, str]:
+        """{key: role} from HUB_API_KEYS or HUB_API_KEYS_FILE; a ConfigError names what is wrong."""
+        if self.api_keys is not None:
+            entries = self.api_keys.get_secret_value().split(",")
+        elif self.api_keys_file is not None:
+            try:
+                entries = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(f"cannot read HUB_API_KEYS_FILE {self.api_keys_file}: {exc}") from exc
+        else:
+            raise ConfigError("set HUB_API_KEYS or HUB_API_KEYS_FILE (KEY=viewer|operator): no key, no data")
+        roles: dict[str, str] = {}
+        for number, entry in enumerate(entries, 1):
+            entry = entry.split("#", 1)[0].strip()
+            if not entry:
+                continue
+            key, _, role = entry.rpartition("=")
+            if role.strip() not in ("viewer", "operator") or len(key.strip()) < 16:
+                raise ConfigError(f"API key entry {number}: want KEY=viewer|operator with a key of >= 16 characters")
+            roles[key.strip()] = role.strip()
+        if not roles:
+            raise ConfigError("no API keys configured")
+        return roles
 
     def identity_key_bytes(self) -> bytes:
         """The identity HMAC key, from the variable or the file; a ConfigError when neither is set."""

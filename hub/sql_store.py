@@ -39,6 +39,7 @@ __all__ = [
     "paygov_table",
     "policy_marks_table",
     "projections_table",
+    "redrives_table",
     "replace_rows",
     "results_sync_table",
     "security_events_table",
@@ -230,6 +231,20 @@ monitor_state_table = sa.Table(
     sa.Column("state", sa.Text, nullable=False),
     comment="The health monitor's previous sample and alert states (JSON), so a restart neither repeats "
     "nor loses a transition.",
+)
+
+
+redrives_table = sa.Table(
+    "hub_redrives",
+    METADATA,
+    sa.Column("dlq_topic", sa.String(255), primary_key=True),
+    sa.Column("dlq_partition", sa.Integer, primary_key=True),
+    sa.Column("dlq_offset", sa.BigInteger, primary_key=True),
+    sa.Column("target_topic", sa.String(255), nullable=False),
+    sa.Column("redriven_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("redriven_by", sa.String(64), nullable=False),
+    comment="Dead letters sent back to the topic they came from (POST /api/v1/dead-letters/redrive): "
+    "each at most once, whoever asks again.",
 )
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from hub.errors import HubError
 from hub.ports import Projection
+from hub.projection_store import info
 from projections.dossier_state import DossierStateProjection
 from projections.payments import PaymentsProjection
 from projections.postal import PostalProjection
 from projections.results import ResultsProjection
 from projections.timeline import TimelineProjection
 
-__all__ = ["PROJECTIONS", "projection"]
+__all__ = ["PROJECTIONS", "active_table", "projection"]
 
 PROJECTIONS: dict[str, Projection] = {
     p.name: p
@@ -28,3 +32,11 @@ def projection(name: str) -> Projection:
         return PROJECTIONS[name]
     except KeyError:
         raise KeyError(f"no projection named {name!r} (known: {', '.join(PROJECTIONS)})") from None
+
+
+def active_table(conn: sa.Connection, name: str) -> sa.Table:
+    """The table readers use now (the active generation's first); HubError before the projection ran."""
+    found = info(conn, name)
+    if found is None:
+        raise HubError(f"projection {name} has no tables yet: run `hub projections run` first")
+    return projection(name).tables(found.active_generation)[0]

@@ -38,9 +38,8 @@ from hub.events import Event, EventType, SourceSystem, new_event
 from hub.policy_loop import Looping, PolicyOptions, next_attempt
 from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
-from hub.projection_store import info
 from hub.sql_store import results_sync_table, upsert
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["ResultWork", "ResultsSync", "StoreError"]
 
@@ -80,10 +79,7 @@ class ResultWork:
 
 
 def results_table(conn: sa.Connection) -> sa.Table:
-    found = info(conn, "results")
-    if found is None:
-        raise HubError("projection results has no tables yet: run `hub projections run` first")
-    return projection("results").tables(found.active_generation)[0]
+    return active_table(conn, "results")
 
 
 class ResultsSync(Looping):

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.connector_state import COUNTERS
+from hub.errors import HubError
 from hub.identity import redact
 from hub.monitoring import outbox
 from hub.monitoring.records import MonitoringCodec, default_codec, record_id
-from hub.projection_store import info
 from hub.settings import Settings
 from hub.sql_store import (
     connector_state_table,
@@ -33,7 +33,7 @@ from hub.sql_store import (
     security_events_table,
     upsert,
 )
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["HealthMonitor", "Thresholds"]
 
@@ -211,10 +211,12 @@ class _Tick:
         return sample, keep
 
     def results(self) -> dict[str, Any]:
-        found = info(self.conn, "results")
         figures = {"synced": 0, "backlog": 0, "failing": 0, "oldest_backlog_age_s": 0.0}
-        if found is not None:
-            t = projection("results").tables(found.active_generation)[0]
+        try:
+            t: sa.Table | None = active_table(self.conn, "results")
+        except HubError:  # the results projection has not run: nothing to sync yet
+            t = None
+        if t is not None:
             counts: dict[str, int] = dict(
                 self.conn.execute(sa.select(t.c.state, sa.func.count()).group_by(t.c.state)).all()
             )

@@ -1,4 +1,5 @@
-"""Monitoring streams: the SLA monitor's folds, the outbox, counted marks, the health monitor's state.
+"""Monitoring streams (the SLA monitor's folds, the outbox, counted marks, the health monitor's state)
+and the record of dead letters re-driven through the read API.
 
 The tables are created from their definitions in hub/sql_store.py, which are still those of this
 revision. Before changing one of them there, freeze its definition here (copy the columns into an
@@ -13,14 +14,20 @@ from __future__ import annotations
 
 from alembic import op
 
-from hub.sql_store import monitor_dossiers_table, monitor_marks_table, monitor_outbox_table, monitor_state_table
+from hub.sql_store import (
+    monitor_dossiers_table,
+    monitor_marks_table,
+    monitor_outbox_table,
+    monitor_state_table,
+    redrives_table,
+)
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_TABLES = (monitor_dossiers_table, monitor_outbox_table, monitor_marks_table, monitor_state_table)
+_TABLES = (monitor_dossiers_table, monitor_outbox_table, monitor_marks_table, monitor_state_table, redrives_table)
 
 
 def upgrade() -> None:

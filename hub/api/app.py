@@ -1,0 +1,67 @@
+"""The read API application: routes, API keys, errors, metrics, health; `hub api serve` runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from hub.api import dead_letters, dossiers, operations
+from hub.api.auth import ApiKeys, requires
+from hub.api.metrics import HubCollector
+from hub.bootstrap import make_engine, make_log_end
+from hub.errors import HubError
+from hub.settings import Settings
+
+__all__ = ["build_api"]
+
+
+def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
+    """The API over the read store in ``settings``; a ConfigError when no API key is configured."""
+    keys = ApiKeys(settings.api_key_roles())
+    app = FastAPI(
+        title="motcua-hub read API",
+        version="1",
+        description="Dossiers, timelines, connector and projection status, dead letters, results sync and the "
+        "indicator reports of the one-stop integration hub. Every route but /healthz needs an X-API-Key: "
+        "viewer keys read; operator keys also re-drive dead letters.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings)
+    app.state.keys = keys
+    registry = CollectorRegistry()
+    registry.register(HubCollector(app.state.engine, settings))
+
+    @app.exception_handler(HubError)
+    async def hub_error(request: Request, exc: HubError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and dependencies")
+    def healthz() -> JSONResponse:
+        """200 when the read store answers (the broker is reported, not required); no key needed, no data shown."""
+        checks: dict[str, Any] = {}
+        try:
+            with app.state.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except sa.exc.SQLAlchemyError as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            make_log_end(settings)()
+            checks["broker"] = "ok"
+        except HubError:
+            checks["broker"] = "unreachable"
+        healthy = checks["database"] == "ok"
+        return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", dependencies=[Depends(requires("viewer"))])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(dossiers.router)
+    app.include_router(operations.router)
+    app.include_router(dead_letters.router)
+    return app

@@ -1,0 +1,34 @@
+"""Reading projection tables for the API: the active generation's typed table, JSON-ready rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import HTTPException, status
+
+from hub.errors import HubError
+from projections.registry import active_table
+
+__all__ = ["json_row", "table"]
+
+
+def table(conn: sa.Connection, name: str) -> sa.Table:
+    """503 (not 500) while a projection has not run yet: the hub is starting, not broken."""
+    try:
+        return active_table(conn, name)
+    except HubError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+
+
+def json_row(row: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A row as a dict; times in UTC with an offset whatever the database returned."""
+    out = {}
+    for key, value in row._mapping.items():
+        if key in skip:
+            continue
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        out[key] = value
+    return out
