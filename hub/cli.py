@@ -207,16 +207,58 @@ def events_tail(
 @cli.command("demo")
 @click.option(
     "--embedded/--external",
-    default=True,
-    show_default=True,
-    help="Start the embedded broker, or use HUB_KAFKA_BOOTSTRAP.",
+    default=None,
+    help="Start the embedded broker, or use HUB_KAFKA_BOOTSTRAP (default: embedded unless that is set).",
 )
+@click.option("--tour", is_flag=True, help="A scripted walk through every part that prints what happens and exits.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".hub-demo"),
+    show_default=True,
+    help="Read store and logs (emptied at start with the embedded broker).",
+)
+@click.option("--port", type=int, help="Dashboard and read API port (default HUB_API_PORT, 8080).")
+@click.option("--dossiers", default=2000, show_default=True, help="Dossiers in the simulated province.")
+@click.option(
+    "--speed", default=600.0, show_default=True, help="Business seconds per real second of the simulated province."
+)
+@click.option("--run-for", type=float, hidden=True, help="Stop by itself after this many seconds.")
 @click.pass_context
-def demo(ctx: click.Context, embedded: bool) -> None:
-    """Run the hub on loopback with sample dossiers: publish, read back per dossier, park bad messages."""
-    from hub.demo import run_demo
+def demo(
+    ctx: click.Context,
+    embedded: bool | None,
+    tour: bool,
+    data: Path,
+    port: int | None,
+    dossiers: int,
+    speed: float,
+    run_for: float | None,
+) -> None:
+    """Run the whole hub on loopback until Ctrl-C: simulators with live traffic, connectors, projections,
+    policies, monitors, the read API and the dashboard (its URL is printed). --tour: the scripted walk."""
+    import os
 
-    run_demo(settings_of(ctx), embedded=embedded, echo=click.echo)
+    settings = settings_of(ctx)
+    if embedded is None:
+        embedded = "HUB_KAFKA_BOOTSTRAP" not in os.environ and not ctx.find_root().params.get("bootstrap")
+    if tour:
+        from hub.demo import run_demo
+
+        run_demo(settings, embedded=embedded, echo=click.echo)
+        return
+    from hub.demo_live import run_live_demo
+
+    run_live_demo(
+        settings,
+        embedded=embedded,
+        data=data,
+        api_port=port or settings.api_port,
+        dossiers=dossiers,
+        speed=speed,
+        echo=click.echo,
+        run_for_s=run_for,
+    )
 
 
 def _register_subcommands() -> None:

@@ -107,59 +107,105 @@ def simulators() -> None:
     """Faithful stand-ins of the external systems, on loopback (demo and tests)."""
 
 
+_PORTS = {"onestop": 8090, "dvcqg": 8091, "paygov": 8092, "vnpost": 8093}
+
+
 @simulators.command("run")
-@click.argument("name", type=click.Choice(["onestop", "dvcqg", "paygov", "vnpost"]))
-@click.option("--port", type=int, help="Default: 8090 (one-stop), 8091 (DVCQG), 8092 (PayGov), 8093 (VNPost).")
+@click.argument("name", type=click.Choice(["onestop", "dvcqg", "paygov", "vnpost", "all"]))
+@click.option("--port", type=int, help="Default: 8090 (one-stop), 8091 (DVCQG), 8092 (PayGov), 8093 (VNPost); "
+              "with all, the first of four consecutive ports.")  # fmt: skip
 @click.option("--dossiers", default=2000, show_default=True)
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--faults", type=click.Choice(["none", "realistic"]), default="none", show_default=True)
 @click.option(
     "--callback-url",
-    help="PayGov/VNPost: where to push callbacks (e.g. http://127.0.0.1:8095/callbacks/paygov/ipn).",
+    help="PayGov/VNPost: the hub's callback endpoint base (e.g. http://127.0.0.1:8095); the paths are added.",
 )
-def run_simulator(name: str, port: int | None, dossiers: int, seed: int, faults: str, callback_url: str | None) -> None:
-    """Serve a simulated system until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed;
+@click.option(
+    "--speed",
+    type=float,
+    default=0.0,
+    help="One-stop: reveal its changes as a clock this many times faster than real time passes their times "
+    "(a traffic generator; nights cut short); 0 = all at once.",
+)
+@click.option("--backlog", default=0, show_default=True, help="One-stop with --speed: changes visible from the start.")
+def run_simulator(
+    name: str,
+    port: int | None,
+    dossiers: int,
+    seed: int,
+    faults: str,
+    callback_url: str | None,
+    speed: float,
+    backlog: int,
+) -> None:
+    """Serve simulated systems until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed;
     PayGov and VNPost serve whatever the hub orders, with the test secrets printed)."""
     from connectors.onestop.world import build_world
 
     world = build_world(dossiers, seed)
+    realistic = faults == "realistic"
+    chosen = list(_PORTS) if name == "all" else [name]
+    base = port if port is not None else (_PORTS["onestop"] if name == "all" else _PORTS[name])
+    ports = {n: base + i for i, n in enumerate(chosen)} if name == "all" else {name: base}
+    callbacks = (callback_url or "").rstrip("/")
     with contextlib.ExitStack() as stack:
-        if name == "paygov":
+        if "paygov" in chosen:
             from connectors.paygov.simulator import PayGovFaults, PayGovSimulator
 
-            pay_faults = PayGovFaults.realistic() if faults == "realistic" else PayGovFaults()
+            pay_url = f"{callbacks}/callbacks/paygov/ipn" if callbacks else None
             pay = stack.enter_context(
-                PayGovSimulator(pay_faults, callback_url=callback_url, seed=seed, port=port or 8092)
+                PayGovSimulator(
+                    PayGovFaults.realistic() if realistic else PayGovFaults(),
+                    callback_url=pay_url,
+                    seed=seed,
+                    port=ports["paygov"],
+                )
             )
             click.echo(
                 f"PayGov simulator: {pay.url} (merchant {pay.merchant_code}, secret {pay.secret}; faults {faults})"
             )
-        elif name == "vnpost":
+        if "vnpost" in chosen:
             from connectors.vnpost.simulator import VnpostFaults, VnpostSimulator
 
-            post_faults = VnpostFaults.realistic() if faults == "realistic" else VnpostFaults()
+            post_url = f"{callbacks}/callbacks/vnpost/tracking" if callbacks else None
             post = stack.enter_context(
-                VnpostSimulator(post_faults, callback_url=callback_url, seed=seed, port=port or 8093)
+                VnpostSimulator(
+                    VnpostFaults.realistic() if realistic else VnpostFaults(),
+                    callback_url=post_url,
+                    seed=seed,
+                    port=ports["vnpost"],
+                )
             )
             click.echo(
                 f"VNPost simulator: {post.url} (customer {post.customer_code}, secret {post.secret}; faults {faults})"
             )
-        elif name == "onestop":
+        if "onestop" in chosen:
             from connectors.onestop.simulator import Faults, OnestopSimulator
+            from connectors.onestop.traffic import Traffic
 
-            chosen = Faults.realistic() if faults == "realistic" else Faults()
-            sim = stack.enter_context(OnestopSimulator(world, chosen, port=port or 8090))
+            traffic = Traffic(world, speed, backlog=backlog) if speed > 0 else None
+            sim = stack.enter_context(
+                OnestopSimulator(
+                    world,
+                    Faults.realistic() if realistic else Faults(),
+                    port=ports["onestop"],
+                    visible=traffic.visible if traffic else None,
+                )
+            )
+            pace = f"; revealed over {traffic.duration_s() / 60:.1f} min" if traffic else ""
             click.echo(
                 f"one-stop simulator: {sim.wsdl_url} ({len(world.changes)} changes of {dossiers} dossiers, "
-                f"faults {faults})"
+                f"faults {faults}{pace})"
             )
-        else:
+        if "dvcqg" in chosen:
             from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
             from connectors.dvcqg.world import build_portal_world
 
             portal = build_portal_world(world, seed)
-            chosen_portal = PortalFaults.realistic() if faults == "realistic" else PortalFaults()
-            psim = stack.enter_context(PortalSimulator(portal, chosen_portal, port=port or 8091))
+            psim = stack.enter_context(
+                PortalSimulator(portal, PortalFaults.realistic() if realistic else PortalFaults(), port=ports["dvcqg"])
+            )
             click.echo(
                 f"DVCQG simulator: {psim.url} (client id {psim.client_id}, secret {psim.client_secret}; "
                 f"{len(portal.records)} feed records, faults {faults})"

@@ -65,7 +65,9 @@ class _DropConnectionError(Exception):
     """Close the connection without answering."""
 
 
-def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Callable[[str], str]) -> type:
+def _make_service(
+    world: World, faults: Faults, rng: random.Random, file_url: Callable[[str], str], visible: Callable[[], int]
+) -> type:
     by_seq = world.changes
 
     class MotCuaService(ServiceBase):  # type: ignore[misc]
@@ -78,7 +80,8 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
             """Changes after TuMaThayDoi (exclusive), at most SoLuong of them, in commit order."""
             cursor = max(TuMaThayDoi or 0, 0)
             size = min(max(SoLuong or 100, 1), 1000)
-            chosen = by_seq[cursor : cursor + size]
+            limit = visible()
+            chosen = by_seq[cursor : min(cursor + size, limit)]
             records = [c.record() for c in chosen]
             if faults.duplicate_rate:
                 again = [r for r in records if rng.random() < faults.duplicate_rate]
@@ -89,7 +92,7 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
                 rng.shuffle(records)
             last = chosen[-1].seq if chosen else cursor
             return TrangThayDoi(
-                DanhSachThayDoi=[ThayDoi(**r) for r in records], MaThayDoiCuoi=last, ConDuLieu=last < len(by_seq)
+                DanhSachThayDoi=[ThayDoi(**r) for r in records], MaThayDoiCuoi=last, ConDuLieu=last < limit
             )
 
         @rpc(Unicode, _returns=HoSo)  # type: ignore[untyped-decorator]
@@ -98,7 +101,8 @@ def _make_service(world: World, faults: Faults, rng: random.Random, file_url: Ca
             MaHoSo: str,
         ) -> HoSo:
             """A dossier with every change the one-stop recorded for it (its processing history)."""
-            changes = world.dossier(MaHoSo or "")
+            limit = visible()
+            changes = [c for c in world.dossier(MaHoSo or "") if c.seq <= limit]
             if not changes:
                 raise ResourceNotFoundError(f"HoSo {MaHoSo}")
             first = changes[0].record()
@@ -189,14 +193,24 @@ class OnestopSimulator:
     """The SOAP simulator in a background thread; a context manager. ``faults`` can be changed live."""
 
     def __init__(
-        self, world: World, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0, seed: int = 1
+        self,
+        world: World,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 1,
+        visible: Callable[[], int] | None = None,
     ) -> None:
+        """``visible``: how many of the world's changes exist yet (a Traffic generator); default all."""
         self.world = world
         self.faults = faults or Faults()
         self.rng = random.Random(seed)
         self.requests = 0
         self.faulted: dict[str, int] = {}
-        service = _make_service(world, self.faults, self.rng, lambda code: f"{self.url}/tep/{code}")
+        everything = len(world.changes)
+        service = _make_service(
+            world, self.faults, self.rng, lambda code: f"{self.url}/tep/{code}", visible or (lambda: everything)
+        )
         app = Application(
             [service], tns=TNS, name="MotCuaDienTu", in_protocol=Soap11(validator="lxml"), out_protocol=Soap11()
         )

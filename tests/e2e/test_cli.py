@@ -133,7 +133,7 @@ def test_topics_create_and_schemas_check(kafka_settings: Settings) -> None:
 
 
 def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
-    done = subprocess.run([HUB, "demo"], capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run([HUB, "demo", "--tour"], capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "published 19 events" in out

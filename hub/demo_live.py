@@ -1,0 +1,218 @@
+"""``hub demo``: the whole hub on loopback, running until Ctrl-C.
+
+The embedded broker (unless HUB_KAFKA_BOOTSTRAP is set) runs in this process; every other part is
+the same ``hub`` command an integrator runs, as a child process: the four simulators (the one-stop
+revealing a province's dossiers as a compressed clock passes their times), the callback endpoint,
+both connectors, the projections, the four policies, the monitors and the read API with the
+dashboard. Children write their logs to DATA/logs; one that dies is started again (up to 5 times).
+Ctrl-C (or SIGTERM) stops them all: SIGINT first, SIGKILL for any still there after 10 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+import sqlalchemy as sa
+
+from hub.kafka_log import ensure_topics, hub_topics
+from hub.local.ports import free_port, wait_for_port
+from hub.local.tansu import EmbeddedBroker
+from hub.monitoring.worker import monitoring_topics
+from hub.settings import Settings
+from hub.sql_store import make_engine, migrate
+
+__all__ = ["run_live_demo"]
+
+_RESTARTS = 5
+_WORLD_START = "2026-03-02T07:30:00+07:00"  # connectors.onestop.world.build_world: the first dossier's morning
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", *self.args],
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def run_live_demo(
+    settings: Settings,
+    *,
+    embedded: bool,
+    data: Path,
+    api_port: int,
+    dossiers: int,
+    speed: float,
+    echo: Callable[[str], None],
+    run_for_s: float | None = None,
+) -> None:
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as Ctrl-C does
+    broker = EmbeddedBroker().start() if embedded else None
+    children: list[Child] = []
+    try:
+        bootstrap = broker.bootstrap if broker else settings.kafka_bootstrap
+        echo(f"broker: {'embedded Tansu (memory) on ' if broker else ''}{bootstrap}")
+        if broker is not None and data.exists():
+            shutil.rmtree(data)  # the embedded broker starts empty: a read store from an earlier run would lie
+        (data / "logs").mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{data / 'hub.sqlite3'}"
+        viewer, operator = f"viewer-{secrets.token_hex(12)}", f"operator-{secrets.token_hex(12)}"
+        ports = {name: free_port() for name in ("onestop", "dvcqg", "paygov", "vnpost", "callbacks")}
+        base = ports["onestop"]
+        while any(_busy(p) for p in range(base, base + 4)):  # simulators take four consecutive ports
+            base = free_port()
+        sims = {name: base + i for i, name in enumerate(("onestop", "dvcqg", "paygov", "vnpost"))}
+        variables = {
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "TOPIC_PARTITIONS": "3" if broker else str(settings.topic_partitions),
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "DATABASE_URL": database_url,
+            "IDENTITY_KEY": secrets.token_hex(16),
+            "ONESTOP_URL": f"http://127.0.0.1:{sims['onestop']}/",
+            "DVCQG_URL": f"http://127.0.0.1:{sims['dvcqg']}/",
+            "DVCQG_CLIENT_ID": "hub",
+            "DVCQG_CLIENT_SECRET": "hub-secret",  # the simulators' published test secrets: demo only
+            "PAYGOV_URL": f"http://127.0.0.1:{sims['paygov']}/",
+            "PAYGOV_SECRET": "paygov-test-secret",
+            "VNPOST_URL": f"http://127.0.0.1:{sims['vnpost']}/",
+            "VNPOST_SECRET": "vnpost-test-secret",
+            "PAYGOV_REQUERY_AFTER_S": "20",
+            "PAYGOV_REQUERY_EVERY_S": "10",
+            "VNPOST_TRACK_AFTER_S": "30",
+            "CALLBACK_PORT": str(ports["callbacks"]),
+            "API_PORT": str(api_port),
+            "API_KEYS": f"{viewer}=viewer,{operator}=operator",
+            "MONITOR_CLOCK_SPEED": str(speed),
+            "MONITOR_CLOCK_START": _WORLD_START,
+            "MONITOR_SCAN_INTERVAL_S": "2",
+            "MONITOR_HEALTH_INTERVAL_S": "5",
+            "RESULTS_RECONCILE_INTERVAL_S": "120",
+            "DVCQG_RECONCILE_INTERVAL_S": "120",
+        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env |= {f"HUB_{k}": v for k, v in variables.items()} | {"PYTHONUNBUFFERED": "1"}
+        child_settings = Settings.model_validate({k.lower(): v for k, v in variables.items()})
+        ensure_topics(child_settings, [*hub_topics(child_settings), *monitoring_topics(child_settings)])
+        engine = make_engine(database_url)
+        migrate(engine)
+
+        def add(name: str, *args: str) -> None:
+            children.append(Child(name, list(args), data / "logs" / f"{name}.log"))
+
+        add(
+            "simulators",
+            "simulators", "run", "all", "--port", str(base), "--dossiers", str(dossiers), "--faults", "realistic",
+            "--speed", str(speed), "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
+        )  # fmt: skip
+        add("callbacks", "callbacks", "serve")
+        add("projections", "projections", "run")
+        add("connector-onestop", "connectors", "run", "onestop")
+        add("connector-dvcqg", "connectors", "run", "dvcqg")
+        for policy in ("dvcqg-mirror", "results-sync", "paygov-payments", "vnpost-orders"):
+            add(f"policy-{policy}", "policies", "run", policy)
+        add("monitor", "monitor", "run")
+        add("api", "api", "serve")
+        for child in children:
+            child.start(env)
+        echo(f"started {len(children)} processes; their logs: {data / 'logs'}")
+        wait_for_port(api_port, 60, alive=lambda: all(c.alive() for c in children if c.name == "api"))
+        echo(f"simulated one-stop day: {speed:g}x real time (a working day in ~{9.5 * 3600 / speed / 60:.0f} min)")
+        echo(f"\ndashboard: http://127.0.0.1:{api_port}/#key={viewer}")
+        echo(f"read API:  http://127.0.0.1:{api_port}/docs  (X-API-Key {viewer} viewer, {operator} operator)")
+        echo("monitoring: hub monitor tail (with the same HUB_KAFKA_BOOTSTRAP)   stop: Ctrl-C\n")
+        started, last_status = time.monotonic(), 0.0
+        while run_for_s is None or time.monotonic() - started < run_for_s:
+            time.sleep(0.5)
+            for child in children:
+                if not child.alive() and child.process is not None:
+                    code = child.process.returncode
+                    if child.restarts >= _RESTARTS:
+                        continue
+                    child.restarts += 1
+                    echo(
+                        f"{child.name} exited with {code}; restart {child.restarts}/{_RESTARTS} (log {child.log_path})"
+                    )
+                    child.start(env)
+            if time.monotonic() - last_status >= 10:
+                last_status = time.monotonic()
+                echo(_status(engine, time.monotonic() - started))
+        engine.dispose()
+    except KeyboardInterrupt:
+        echo("\nstopping ...")
+    finally:
+        _stop(children)
+        if broker is not None:
+            broker.stop()
+        signal.signal(signal.SIGTERM, previous)
+        echo(f"stopped; read store and logs kept in {data}")
+
+
+def _busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _status(engine: sa.Engine, elapsed_s: float) -> str:
+    """One line: dossiers and events in the read models, per connector what it read."""
+    parts: list[str] = []
+    with engine.connect() as conn:
+        try:
+            dossiers, events = conn.exec_driver_sql(
+                "SELECT count(*), coalesce(sum(event_count), 0) FROM v_dossier"
+            ).one()
+            parts.append(f"{dossiers} dossiers, {events} events projected")
+        except sa.exc.OperationalError:
+            parts.append("projections starting")
+        for name, counters in conn.exec_driver_sql("SELECT name, counters FROM hub_connector_state ORDER BY name"):
+            read = json.loads(counters).get("events_produced", 0)
+            parts.append(f"{name} {read} events")
+    return f"[{timedelta(seconds=int(elapsed_s))}] " + "; ".join(parts)
+
+
+def _stop(children: list[Child], grace_s: float = 10.0) -> None:
+    for child in children:
+        if child.alive() and child.process is not None:
+            child.process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+        if child.log_file is not None:
+            child.log_file.close()
