@@ -122,28 +122,30 @@ _PORTS = {"onestop": 8090, "dvcqg": 8091, "paygov": 8092, "vnpost": 8093}
     help="PayGov/VNPost: the hub's callback endpoint base (e.g. http://127.0.0.1:8095); the paths are added.",
 )
 @click.option(
-    "--speed",
-    type=float,
-    default=0.0,
-    help="One-stop: reveal its changes as a clock this many times faster than real time passes their times "
-    "(a traffic generator; nights cut short); 0 = all at once.",
+    "--live",
+    is_flag=True,
+    help="One-stop and DVCQG: reveal their records as the business clock (HUB_CLOCK_*) passes their times: "
+    "a traffic generator; without it, everything is there from the start.",
 )
-@click.option("--backlog", default=0, show_default=True, help="One-stop with --speed: changes visible from the start.")
+@click.pass_context
 def run_simulator(
+    ctx: click.Context,
     name: str,
     port: int | None,
     dossiers: int,
     seed: int,
     faults: str,
     callback_url: str | None,
-    speed: float,
-    backlog: int,
+    live: bool,
 ) -> None:
     """Serve simulated systems until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed;
     PayGov and VNPost serve whatever the hub orders, with the test secrets printed)."""
     from connectors.onestop.world import build_world
+    from connectors.traffic import revealed
+    from hub.business_clock import BusinessClock
 
     world = build_world(dossiers, seed)
+    clock = BusinessClock.of(settings_of(ctx)) if live else None
     realistic = faults == "realistic"
     chosen = list(_PORTS) if name == "all" else [name]
     base = port if port is not None else (_PORTS["onestop"] if name == "all" else _PORTS[name])
@@ -182,18 +184,14 @@ def run_simulator(
             )
         if "onestop" in chosen:
             from connectors.onestop.simulator import Faults, OnestopSimulator
-            from connectors.onestop.traffic import Traffic
 
-            traffic = Traffic(world, speed, backlog=backlog) if speed > 0 else None
+            visible = revealed([c.at for c in world.changes], clock) if clock else None
             sim = stack.enter_context(
                 OnestopSimulator(
-                    world,
-                    Faults.realistic() if realistic else Faults(),
-                    port=ports["onestop"],
-                    visible=traffic.visible if traffic else None,
+                    world, Faults.realistic() if realistic else Faults(), port=ports["onestop"], visible=visible
                 )
             )
-            pace = f"; revealed over {traffic.duration_s() / 60:.1f} min" if traffic else ""
+            pace = f"; live, business clock x{clock.speed:g}" if clock else ""
             click.echo(
                 f"one-stop simulator: {sim.wsdl_url} ({len(world.changes)} changes of {dossiers} dossiers, "
                 f"faults {faults}{pace})"
@@ -203,8 +201,14 @@ def run_simulator(
             from connectors.dvcqg.world import build_portal_world
 
             portal = build_portal_world(world, seed)
+            shown = revealed([r.at for r in portal.records if r.at], clock) if clock else None
             psim = stack.enter_context(
-                PortalSimulator(portal, PortalFaults.realistic() if realistic else PortalFaults(), port=ports["dvcqg"])
+                PortalSimulator(
+                    portal,
+                    PortalFaults.realistic() if realistic else PortalFaults(),
+                    port=ports["dvcqg"],
+                    visible=shown,
+                )
             )
             click.echo(
                 f"DVCQG simulator: {psim.url} (client id {psim.client_id}, secret {psim.client_secret}; "

@@ -29,14 +29,14 @@ def run(ctx: click.Context) -> None:
     from faust.worker import Worker
 
     from hub.bootstrap import make_engine
-    from hub.monitoring.clock import BusinessClock
+    from hub.business_clock import BusinessClock
     from hub.monitoring.worker import build_app, monitoring_topics
 
     settings = settings_of(ctx)
     ensure_topics(settings, [*hub_topics(settings), *monitoring_topics(settings)])
-    clock = BusinessClock(settings.monitor_clock_speed, settings.monitor_clock_start)
+    clock = BusinessClock.of(settings)
     app = build_app(settings, make_engine(settings), clock)
-    speed = f", SLA clock x{settings.monitor_clock_speed:g} from {clock.start.isoformat()}" if clock.speed != 1 else ""
+    speed = f", SLA clock x{clock.speed:g} from {clock.now().isoformat()}" if clock.compressed else ""
     names = ", ".join(settings.monitor_topic_prefix + kind for kind in TOPICS)
     click.echo(f"monitor: {settings.dossier_topic} -> {names}{speed}")
     level = logging.getLevelName(logging.getLogger().level)

@@ -110,8 +110,9 @@ def run_live_demo(
             "CALLBACK_PORT": str(ports["callbacks"]),
             "API_PORT": str(api_port),
             "API_KEYS": f"{viewer}=viewer,{operator}=operator",
-            "MONITOR_CLOCK_SPEED": str(speed),
-            "MONITOR_CLOCK_START": _WORLD_START,
+            "CLOCK_SPEED": str(speed),
+            "CLOCK_START": _WORLD_START,
+            "CLOCK_ANCHOR": str(time.time() + 15),  # the province's day starts once the processes are up
             "MONITOR_SCAN_INTERVAL_S": "2",
             "MONITOR_HEALTH_INTERVAL_S": "5",
             "RESULTS_RECONCILE_INTERVAL_S": "120",
@@ -130,7 +131,7 @@ def run_live_demo(
         add(
             "simulators",
             "simulators", "run", "all", "--port", str(base), "--dossiers", str(dossiers), "--faults", "realistic",
-            "--speed", str(speed), "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
+            "--live", "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
         )  # fmt: skip
         add("callbacks", "callbacks", "serve")
         add("projections", "projections", "run")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from hub.bootstrap import make_engine
+from hub.business_clock import BusinessClock
 from hub.kafka_log import KafkaRecordSource, ensure_topics
-from hub.monitoring.clock import BusinessClock
 from hub.monitoring.records import TOPICS, default_codec
 from hub.monitoring.sla_monitor import UNJUDGED
 from hub.monitoring.worker import build_app, monitoring_topics

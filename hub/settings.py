@@ -146,10 +146,12 @@ class Settings(BaseSettings):
     """How often (real seconds) the SLA monitor checks dossiers whose due moments have come."""
     monitor_health_interval_s: float = 30.0
     """How often (real seconds) connector and hub health is sampled and published."""
-    monitor_clock_speed: float = 1.0
-    """Business seconds per real second of the SLA clock: 1 in production; the demo and tests compress time."""
-    monitor_clock_start: datetime | None = None
-    """Business time at which a compressed SLA clock starts (default: now)."""
+    clock_speed: float = 1.0
+    """Business seconds per real second (SLA monitor, due lists, simulated traffic): 1 in production."""
+    clock_start: datetime | None = None
+    """Business time at HUB_CLOCK_ANCHOR (default: the anchor itself, i.e. real time)."""
+    clock_anchor: float | None = None
+    """The real instant (Unix seconds) at which business time was HUB_CLOCK_START (default: process start)."""
     monitor_error_rate: float = 0.2
     """ERROR_RATE is raised when this share of a connector's fetches in one sample failed..."""
     monitor_error_min_attempts: int = 5

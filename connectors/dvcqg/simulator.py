@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,11 @@ def make_portal_app(
     token_ttl_s: float,
     store: NationalStore,
     seed: int = 1,
+    visible: Callable[[], int] | None = None,
 ) -> FastAPI:
+    """``visible``: how many feed records exist yet (connectors.traffic); default all."""
+    everything = len(world.records)
+    visible = visible or (lambda: everything)
     app = FastAPI(title="DVCQG simulator")
     gate = FaultGate(faults, state.counts, lambda code, message, status: _body(code, message), seed)
     rng, count = gate.rng, gate.count
@@ -109,13 +114,14 @@ def make_portal_app(
         if (denied := authorised(authorization)) or (failed := await gate.faulty()):
             return denied or failed
         size = min(max(so_luong, 1), 1000)
-        chosen = world.records[max(tu, 0) : max(tu, 0) + size]
+        limit = visible()
+        chosen = world.records[max(tu, 0) : min(max(tu, 0) + size, limit)]
         data = [r.record() for r in chosen]
         data += [r for r in data if rng.random() < faults.duplicate_rate]
         if faults.out_of_order:
             rng.shuffle(data)
         last = chosen[-1].id if chosen else max(tu, 0)
-        return await gate.answer(_body("0", data=data, tiep_theo=last, con_du_lieu=last < len(world.records)))
+        return await gate.answer(_body("0", data=data, tiep_theo=last, con_du_lieu=last < limit))
 
     @app.post("/api/DongBoHoSoMC")
     async def sync_dossier(
@@ -196,6 +202,7 @@ class PortalSimulator:
         client_secret: str = "hub-secret",
         token_ttl_s: float = 300.0,
         port: int = 0,
+        visible: Callable[[], int] | None = None,
     ) -> None:
         self.world = world
         self.faults = faults or PortalFaults()
@@ -210,6 +217,7 @@ class PortalSimulator:
             client_secret=client_secret,
             token_ttl_s=token_ttl_s,
             store=self.store,
+            visible=visible,
         )
         self._server = BackgroundServer(app, port=port)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from connectors.onestop.world import World, fmt
@@ -21,6 +22,7 @@ class PortalRecord:
     kind: str
     fields: dict[str, Any]
     malformed: str | None = None
+    at: datetime | None = None  # when the portal recorded it (the feed is in this order)
 
     def record(self) -> dict[str, Any]:
         return {"Id": self.id, "Loai": self.kind, **{k.lstrip("_"): v for k, v in self.fields.items()}}
@@ -80,8 +82,8 @@ def build_portal_world(onestop: World, seed: int = 7, malformed_rate: float = 0.
             )
     raw.sort(key=lambda item: item[0])
     world = PortalWorld()
-    for n, (_, kind, fields) in enumerate(raw, start=1):
-        record = PortalRecord(n, kind, fields)
+    for n, (at, kind, fields) in enumerate(raw, start=1):
+        record = PortalRecord(n, kind, fields, at=at)
         if rng.random() < malformed_rate:
             if kind == "NOP_HO_SO":
                 record.fields["NgayNopHoSo"], record.malformed = "31/02/2026", "NgayNopHoSo is not a valid time"

@@ -201,7 +201,7 @@ class OnestopSimulator:
         seed: int = 1,
         visible: Callable[[], int] | None = None,
     ) -> None:
-        """``visible``: how many of the world's changes exist yet (a Traffic generator); default all."""
+        """``visible``: how many of the world's changes exist yet (connectors.traffic); default all."""
         self.world = world
         self.faults = faults or Faults()
         self.rng = random.Random(seed)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from hub.api import dead_letters, dossiers, operations
 from hub.api.auth import ApiKeys, requires
 from hub.api.metrics import HubCollector
 from hub.bootstrap import make_engine, make_log_end
+from hub.business_clock import BusinessClock
 from hub.errors import HubError
 from hub.settings import Settings
 
 __all__ = ["build_api"]
+
+# The page loads nothing from elsewhere: inline script and style, API calls to this origin only.
+_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:"
 
 
 def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
@@ -32,6 +37,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
     app.state.keys = keys
+    app.state.clock = BusinessClock.of(settings)
     registry = CollectorRegistry()
     registry.register(HubCollector(app.state.engine, settings))
 
@@ -60,6 +66,13 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", dependencies=[Depends(requires("viewer"))])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    page = (Path(__file__).parent / "static" / "dashboard.html").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> HTMLResponse:
+        """The dashboard page holds no data: it asks the API with the key from the URL (#key=) or the user."""
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache", "Content-Security-Policy": _CSP})
 
     app.include_router(dossiers.router)
     app.include_router(operations.router)

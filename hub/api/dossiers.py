@@ -32,10 +32,13 @@ def search(
     open_only: Annotated[bool, Query(description="Only dossiers not finished, refused, withdrawn or stopped.")] = False,
     due_before: Annotated[datetime | None, Query(description="Due (current due date) before this instant.")] = None,
     code_prefix: Annotated[str | None, Query(max_length=64, description="Start of the dossier code.")] = None,
+    sort: Annotated[
+        Literal["received_desc", "due_asc"], Query(description="Newest received first, or soonest due first.")
+    ] = "received_desc",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Dossiers newest received first, with the total matching; columns as in `v_dossier`."""
+    """Matching dossiers with their total; columns as in `v_dossier`."""
     with request.app.state.engine.connect() as conn:
         t = table(conn, "dossier_state")
         where = []
@@ -59,7 +62,13 @@ def search(
         query = (
             sa.select(t)
             .where(*where)
-            .order_by(t.c.received_at.desc().nulls_last(), t.c.dossier_code)
+            .order_by(
+                *(
+                    (t.c.received_at.desc().nulls_last(), t.c.dossier_code)
+                    if sort == "received_desc"
+                    else (t.c.due_at.asc().nulls_last(), t.c.dossier_code)
+                )
+            )
             .limit(limit)
             .offset(offset)
         )

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from hub.api.auth import requires
-from hub.api.rows import json_row, table
+from hub.api.rows import json_row, json_row_value, table
 from hub.bootstrap import make_log_end
 from hub.connector_state import ConnectorStateStore
 from hub.errors import HubError
+from hub.events import LOCAL_TZ
 from hub.identity import redact
 from hub.indicators import build_report, period_of, select_groups
 from hub.projection_store import projection_status
@@ -73,6 +74,50 @@ def results(
                 for r in conn.execute(query.where(t.c.state == state).order_by(t.c.digitised_at).limit(limit))
             ]
     return {"counts": {s: counts.get(s, 0) for s in RESULT_STATES}, "items": items}
+
+
+@router.get("/summary", tags=["indicators"], summary="What the read store holds")
+def summary(request: Request) -> dict[str, Any]:
+    """Dossier count, the latest reception (local day: where a dashboard's period starts), the agencies, and
+    the hub's business time now (what due lists compare with; compressed in the demo)."""
+    with request.app.state.engine.connect() as conn:
+        t = table(conn, "dossier_state")
+        count, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.received_at))).one()
+        agencies = [a for (a,) in conn.execute(sa.select(t.c.agency_code).distinct().order_by(t.c.agency_code)) if a]
+    latest = json_row_value(latest)
+    return {
+        "dossiers": count,
+        "latest_received_at": latest,
+        "latest_local_day": latest.astimezone(LOCAL_TZ).date() if latest else None,
+        "agencies": agencies,
+        "business_now": request.app.state.clock.now(),
+    }
+
+
+@router.get("/reports/trend", tags=["indicators"], summary="Monthly trend")
+def trend(
+    request: Request,
+    until: Annotated[date | None, Query(description="A day in the last month (default: the latest reception).")] = None,
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """One row per month (oldest first) with the receipts, resolution and on-time figures of that month."""
+    last = until or summary(request)["latest_local_day"]
+    if last is None:
+        return {"months": []}
+    if not date(1901, 1, 1) <= last <= date(9998, 12, 31):
+        raise HTTPException(422, "`until` is outside the calendar the hub reports on")
+    out = []
+    year, month = last.year, last.month
+    for _ in range(months):
+        period = period_of("month", date(year, month, 1))
+        row = build_report(request.app.state.engine, period, agency)["rows"][-1]
+        keys = ("received", "resolved", "before_due", "on_due", "overdue", "on_time_rate", "in_progress")
+        out.append({"month": f"{year:04d}-{month:02d}", **{k: row[k] for k in keys}})
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        if year < 1901:
+            break
+    return {"agency": agency or "ALL", "months": list(reversed(out))}
 
 
 @router.get("/reports", tags=["indicators"], summary="Indicator report")

@@ -21,11 +21,11 @@ import faust
 from sqlalchemy.engine import Engine
 
 from hub.bootstrap import make_codec, make_log_end
+from hub.business_clock import BusinessClock
 from hub.errors import DecodeError
 from hub.events import Event
 from hub.kafka_log import TopicSpec
 from hub.monitoring import outbox
-from hub.monitoring.clock import BusinessClock
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import TOPICS
 from hub.monitoring.replay import Replay

@@ -157,8 +157,8 @@ def test_sla_conditions_fire_once_at_the_right_time_and_clear_on_resolution(
     mon = Monitoring(
         settings,
         url,
-        monitor_clock_speed=str(SPEED),
-        monitor_clock_start=T0.isoformat(),
+        clock_speed=str(SPEED),
+        clock_start=T0.isoformat(),
         monitor_scan_interval_s=str(SCAN_S),
         monitor_health_interval_s="1",
     )
