@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from connectors.divergence import FindingReport
 from connectors.registry import POLICIES, national_mirror
 from hub.bootstrap import make_codec
 from hub.cli_context import settings_of
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.reconciliations import Outcome, run_dvcqg, run_payments, run_postal
 
 if TYPE_CHECKING:
     from hub.policy_loop import Policy
@@ -168,36 +168,23 @@ def reconcile_dvcqg(ctx: click.Context, codes: tuple[str, ...], no_repair: bool,
     """Look up every dossier the portal acknowledged (TraCuuHoSo) and compare it with the hub: each
     difference is a DivergenceDetected event and a report line; repairable ones are re-sent. Exit 1 when
     a divergence remains (not repaired, or repaired but not kept by the portal)."""
-    from connectors.dvcqg.reconcile import reconcile as check
+    outcome = run_dvcqg(
+        settings_of(ctx),
+        codes=codes,
+        repair=not no_repair,
+        progress=lambda r: click.echo(f"checked {r.checked}, divergent {r.divergent}", err=True),
+    )
+    show_outcome(ctx, "", outcome, as_json)
 
-    settings = settings_of(ctx)
-    log = KafkaEventLog(settings, make_codec(settings))
-    mirror = national_mirror(settings, log)
-    try:
-        report = check(
-            mirror,
-            codes=list(codes) or None,
-            repair=not no_repair,
-            progress=lambda r: click.echo(f"checked {r.checked}, divergent {r.divergent}", err=True),
-        )
-    finally:
-        mirror.close()
-        log.close()
-    for line in report.lines:
+
+def show_outcome(ctx: click.Context, system: str, outcome: Outcome, as_json: bool) -> None:
+    """Print a reconciliation's lines and summary; exit 1 when anything still disagrees."""
+    for line in outcome.lines:
         click.echo(line)
-    summary = report.summary()
-    click.echo(json.dumps(summary) if as_json else " ".join(f"{k}={v}" for k, v in summary.items()))
-    unresolved = report.divergent - report.repaired if not no_repair else report.divergent
-    ctx.exit(1 if unresolved or report.lookup_failed else 0)
-
-
-def _findings(ctx: click.Context, system: str, report: FindingReport, as_json: bool) -> None:
-    """Print a reconciliation's lines and summary; exit 1 when anything disagrees."""
-    for finding in report.findings:
-        click.echo(finding.line())
-    summary = report.summary()
-    click.echo(json.dumps(summary) if as_json else f"{system}: " + " ".join(f"{k}={v}" for k, v in summary.items()))
-    ctx.exit(1 if report.findings else 0)
+    summary = outcome.summary
+    prefix = f"{system}: " if system else ""
+    click.echo(json.dumps(summary) if as_json else prefix + " ".join(f"{k}={v}" for k, v in summary.items()))
+    ctx.exit(1 if outcome.unresolved else 0)
 
 
 @reconcile.command("payments")
@@ -206,24 +193,7 @@ def _findings(ctx: click.Context, system: str, report: FindingReport, as_json: b
 def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
     """Compare the hub's fees and payments with PayGov's settlement statement: each mismatch is a
     DivergenceDetected event and a report line. Exit 1 when any remains."""
-    from connectors.paygov.book import PaymentBook
-    from connectors.paygov.reconcile import reconcile_payments
-    from connectors.registry import paygov_client
-    from hub.bootstrap import make_engine
-    from hub.events import SourceSystem
-
-    settings = settings_of(ctx)
-    log = KafkaEventLog(settings, make_codec(settings))
-    client = paygov_client(settings)
-    try:
-        report = reconcile_payments(
-            PaymentBook(make_engine(settings), log), client, in_flight_s=settings.paygov_requery_after_s
-        )
-        log.append(report.events(SourceSystem.PAYGOV))
-    finally:
-        client.close()
-        log.close()
-    _findings(ctx, "payments", report, as_json)
+    show_outcome(ctx, "payments", run_payments(settings_of(ctx)), as_json)
 
 
 @reconcile.command("postal")
@@ -232,21 +202,7 @@ def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
 def reconcile_postal_command(ctx: click.Context, as_json: bool) -> None:
     """Compare the hub's postal items with VNPost's orders: each mismatch is a DivergenceDetected
     event and a report line. Exit 1 when any remains."""
-    from connectors.registry import vnpost_client
-    from connectors.vnpost.reconcile import reconcile_postal
-    from hub.bootstrap import make_engine
-    from hub.events import SourceSystem
-
-    settings = settings_of(ctx)
-    log = KafkaEventLog(settings, make_codec(settings))
-    client = vnpost_client(settings)
-    try:
-        report = reconcile_postal(make_engine(settings), client)
-        log.append(report.events(SourceSystem.VNPOST))
-    finally:
-        client.close()
-        log.close()
-    _findings(ctx, "postal", report, as_json)
+    show_outcome(ctx, "postal", run_postal(settings_of(ctx)), as_json)
 
 
 @click.group()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 import sqlalchemy as sa
 
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_engine
 from hub.cli_context import settings_of
-from hub.kafka_log import KafkaEventLog
 from projections.results import RESULT_STATES
 
 __all__ = ["reconcile_results_command", "results"]
@@ -84,22 +81,7 @@ def resync(ctx: click.Context, state: str, agency: str | None, dossier: str | No
 def reconcile_results_command(ctx: click.Context, no_onestop: bool, as_json: bool) -> None:
     """Compare the one-stop's results, the hub's and the national data store's: each difference is a
     report line and an event; drift is repaired by the running results-sync. Exit 1 when any."""
-    from connectors.dvcqg.results_reconcile import reconcile_results
-    from connectors.onestop.client import OnestopUpstream
-    from connectors.registry import results_sync
+    from hub.cli_policies import show_outcome
+    from hub.reconciliations import run_results
 
-    settings = settings_of(ctx)
-    log = KafkaEventLog(settings, make_codec(settings))
-    sync = results_sync(settings, log)
-    try:
-        onestop = None if no_onestop else OnestopUpstream(settings.onestop_url, settings.identity_key_bytes())
-        report, events = reconcile_results(sync, onestop)
-        log.append(events)
-    finally:
-        sync.close()
-        log.close()
-    for finding in report.findings:
-        click.echo(finding.line())
-    summary = report.summary()
-    click.echo(json.dumps(summary) if as_json else "results: " + " ".join(f"{k}={v}" for k, v in summary.items()))
-    ctx.exit(1 if report.findings else 0)
+    show_outcome(ctx, "results", run_results(settings_of(ctx), with_onestop=not no_onestop), as_json)

@@ -38,6 +38,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine or make_engine(settings)
     app.state.keys = keys
     app.state.clock = BusinessClock.of(settings)
+    app.state.rebuilds = {}  # projection name -> the thread rebuilding it
     registry = CollectorRegistry()
     registry.register(HubCollector(app.state.engine, settings))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,8 @@ from hub.errors import HubError
 from hub.events import LOCAL_TZ
 from hub.identity import redact
 from hub.indicators import build_report, period_of, select_groups
-from hub.projection_store import projection_status
+from hub.projection_store import info, projection_status
+from hub.reconciliations import RECONCILIATIONS
 from projections.registry import PROJECTIONS
 from projections.results import RESULT_STATES
 
@@ -143,3 +145,55 @@ def reports(
     except HubError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     return select_groups(found, only or ())
+
+
+@router.post(
+    "/reconcile/{target}",
+    tags=["operations"],
+    summary="Run a reconciliation now",
+    dependencies=[Depends(requires("operator"))],
+)
+def reconcile(request: Request, target: Literal["dvcqg", "payments", "postal", "results"]) -> dict[str, Any]:
+    """What `hub reconcile TARGET --json` does: differences become DivergenceDetected events and lines,
+    repairable ones are repaired; ``unresolved`` says whether anything still disagrees."""
+    try:
+        outcome = RECONCILIATIONS[target](request.app.state.settings)
+    except HubError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{target}: {exc}") from exc
+    return {"target": target, "summary": outcome.summary, "unresolved": outcome.unresolved, "lines": outcome.lines}
+
+
+@router.post(
+    "/projections/{name}/rebuild",
+    tags=["operations"],
+    summary="Rebuild a projection without downtime",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(requires("operator"))],
+)
+def rebuild(
+    request: Request,
+    name: Literal["timeline", "dossier_state", "payments", "postal", "results"],
+    resume: Annotated[bool, Query(description="Take over an unfinished rebuild (one whose process died).")] = False,
+) -> dict[str, Any]:
+    """Start replaying the log into a new generation while the current one keeps serving; it swaps when
+    caught up. Follow it in GET /api/v1/projections (``building_generation``). 409 while one is under way
+    (pass ``resume`` to take over one whose process is gone)."""
+    from hub.cli_projections import rebuild_projection
+
+    running: dict[str, threading.Thread] = request.app.state.rebuilds
+    with request.app.state.engine.connect() as conn:
+        found = info(conn, name)
+    if name in running and running[name].is_alive():
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{name} is being rebuilt by this API process")
+    if found is not None and found.building_generation and not resume:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"{name} has a rebuild under way into generation {found.building_generation} (resume=true takes it over)",
+        )
+    settings = request.app.state.settings
+    worker = threading.Thread(
+        target=rebuild_projection, args=(settings, PROJECTIONS[name]), kwargs={"show_progress": False}, daemon=True
+    )
+    running[name] = worker
+    worker.start()
+    return {"rebuilding": name}

@@ -4,6 +4,7 @@ to `hub report`, Prometheus metrics; and schemathesis against the published Open
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -33,6 +34,26 @@ RAW_CCCD = "079203004512"
 
 @pytest.fixture(scope="module")
 def hub(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, FastAPI]]:
+    """A read store projected from a province's events, the four external systems simulated (so the
+    operators' reconciliations have someone to talk to), and the API over it all."""
+    from connectors.dvcqg.simulator import PortalSimulator
+    from connectors.dvcqg.world import PortalWorld
+    from connectors.onestop.simulator import OnestopSimulator
+    from connectors.onestop.world import build_world
+    from connectors.paygov.simulator import PayGovSimulator
+    from connectors.vnpost.simulator import VnpostSimulator
+
+    with contextlib.ExitStack() as systems:
+        portal = systems.enter_context(PortalSimulator(PortalWorld()))
+        pay = systems.enter_context(PayGovSimulator())
+        post = systems.enter_context(VnpostSimulator())
+        onestop = systems.enter_context(OnestopSimulator(build_world(50)))
+        yield from _hub(kafka_bootstrap, tmp_path_factory, portal, pay, post, onestop)
+
+
+def _hub(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, portal: Any, pay: Any, post: Any, onestop: Any
+) -> Iterator[tuple[Settings, FastAPI]]:
     suffix = uuid.uuid4().hex[:8]
     settings = Settings(
         kafka_bootstrap=kafka_bootstrap,
@@ -41,6 +62,15 @@ def hub(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         kafka_session_timeout_ms=6000,
         database_url=f"sqlite:///{tmp_path_factory.mktemp('api')}/read.sqlite3",
         api_keys=f"{VIEWER}=viewer,{OPERATOR}=operator",
+        dvcqg_url=portal.url,
+        dvcqg_client_id=portal.client_id,
+        dvcqg_client_secret=portal.client_secret,
+        paygov_url=pay.url,
+        paygov_secret=pay.secret,
+        vnpost_url=post.url,
+        vnpost_secret=post.secret,
+        onestop_url=onestop.url + "/",
+        identity_key="api-test-identity-key-0123456789",
     )
     ensure_topics(settings, [TopicSpec(settings.dossier_topic, 3, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
     events = list(province_events(3000))
@@ -74,7 +104,7 @@ def test_every_route_but_healthz_needs_a_key_and_viewers_cannot_redrive(client: 
     published = client.get("/openapi.json").json()["paths"]
     checked = 0
     for template, methods in published.items():
-        path = template.format(code="X", partition=0, offset=0)
+        path = template.format(code="X", partition=0, offset=0, target="payments", name="timeline")
         for method in methods:
             for headers in ({}, {"X-API-Key": "wrong-key-0123456789abcdef"}):
                 answer = client.request(method.upper(), path, headers=headers, json={})
@@ -90,6 +120,11 @@ def test_every_route_but_healthz_needs_a_key_and_viewers_cannot_redrive(client: 
     assert refused.status_code == 403 and "operator" in refused.json()["detail"]
     allowed = client.post("/api/v1/dead-letters/redrive", json={"dry_run": True}, headers={"X-API-Key": OPERATOR})
     assert allowed.status_code == 200
+    for path in ("/api/v1/reconcile/payments", "/api/v1/projections/postal/rebuild"):
+        assert client.post(path, headers={"X-API-Key": VIEWER}).status_code == 403, path
+    reconciled = client.post("/api/v1/reconcile/payments", headers={"X-API-Key": OPERATOR})
+    assert reconciled.status_code == 200 and reconciled.json()["target"] == "payments", reconciled.text
+    assert set(reconciled.json()) == {"target", "summary", "unresolved", "lines"}
 
 
 def test_search_state_timeline_and_time_travel(client: TestClient) -> None:
