@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -29,8 +29,10 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(requires("viewer"))])
 
 @router.get("/connectors", tags=["operations"], summary="Connector status")
 def connectors(request: Request) -> dict[str, Any]:
-    """Each connector's cursor, breaker state, counters and last error (identity-shaped numbers masked)."""
+    """Each connector's cursor, breaker state, counters, last error (identity-shaped numbers masked) and
+    seconds since it last recorded anything."""
     states = ConnectorStateStore(request.app.state.engine).all()
+    now = datetime.now(UTC)
     return {
         "connectors": [
             {
@@ -39,7 +41,12 @@ def connectors(request: Request) -> dict[str, Any]:
                 "breaker_state": s.breaker_state,
                 "counters": s.counters,
                 "last_error": redact(s.last_error) if s.last_error else None,
-                "updated_at": s.updated_at,
+                "updated_at": json_row_value(s.updated_at),
+                # How long since the connector last recorded progress or trouble: its lag as far as the
+                # hub can tell (a change feed does not say how much the upstream still holds).
+                "seconds_since_update": round((now - json_row_value(s.updated_at)).total_seconds(), 1)
+                if s.updated_at
+                else None,
             }
             for s in states
         ]

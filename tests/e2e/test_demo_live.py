@@ -87,7 +87,7 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
         assert 'data-loaded="yes"' in dom, dom[-2000:]
         assert 'id="error" style="display: none;"' in dom or 'id="error"></div>' in dom, dom[-2000:]
         timeline = dom.split('id="timeline"', 1)[1].split("</ol>", 1)[0]
-        assert timeline.count("<li>") == len(events) >= 3
+        assert timeline.count("<li>") >= len(events) >= 3  # the demo is live: more may have come since
         assert "Tổng số phải giải quyết" in dom and "Tình trạng kết nối" in dom
         summaries = [e["summary_vi"] for e in events]
         assert all(s.split(":")[0] in timeline for s in summaries), summaries

@@ -166,6 +166,7 @@ def test_status_reports_and_metrics(client: TestClient, hub: tuple[Settings, Fas
     _, app = hub
     connectors = get(client, "/api/v1/connectors")["connectors"]
     assert connectors[0]["breaker_state"] == "open" and RAW_CCCD not in str(connectors)
+    assert 0 <= connectors[0]["seconds_since_update"] < 600
     projections = {p["name"]: p for p in get(client, "/api/v1/projections")["projections"]}
     assert projections["dossier_state"]["applied"] >= 3000 and projections["dossier_state"]["lag"] is not None
     assert get(client, "/api/v1/results")["counts"].keys() >= {"pending", "synced"}
