@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from typing import Any
 
@@ -13,10 +12,8 @@ from hub.bootstrap import make_codec, make_engine, make_log_end, make_projection
 from hub.cli_context import settings_of
 from hub.errors import HubError
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
-from hub.ports import Projection
-from hub.projection_runner import BatchResult
-from hub.projection_store import activate_first_generation, begin_rebuild, projection_status, try_swap
-from hub.settings import Settings
+from hub.projection_rebuild import rebuild_projection
+from hub.projection_store import activate_first_generation, projection_status
 from projections.registry import PROJECTIONS, projection
 
 __all__ = ["projections"]
@@ -95,56 +92,6 @@ def run(
         f"{totals.records} records: {totals.applied} applied, {totals.skipped} already applied, "
         f"{totals.parked} parked ({rate:.0f}/s)"
     )
-
-
-def rebuild_projection(settings: Settings, target: Projection, *, show_progress: bool) -> tuple[int, int]:
-    """Replay the whole log into a new generation while the old one serves, then swap.
-    Returns the new generation and the number of records replayed."""
-    engine = make_engine(settings)
-    generation = begin_rebuild(engine, target)
-    log = KafkaEventLog(settings, make_codec(settings))
-    runner = make_projection_runner(
-        settings, log, engine, [target], name=f"rebuild-{target.name}", rebuild_generation=generation
-    )
-    source = KafkaRecordSource(settings, [settings.dossier_topic])
-    runner.seek(source, sorted(source.assignment()))
-    total = sum(source.end_offsets().values())
-    done = sum(runner.known[target.name].values())
-    started = time.monotonic()
-    swapped = [False]
-
-    def swap_when_idle() -> bool:
-        swapped[0] = try_swap(engine, target, generation)
-        return swapped[0]
-
-    try:
-        with click.progressbar(
-            length=max(total, 1),
-            label=f"rebuilding {target.name} g{generation}",
-            show_eta=True,
-            show_percent=True,
-            file=sys.stderr,
-            hidden=not show_progress,
-        ) as bar:
-            bar.update(done)
-
-            def progress(batch: BatchResult) -> None:
-                rate = runner.totals.records / max(time.monotonic() - started, 1e-9)
-                bar.label = f"rebuilding {target.name} g{generation} at {rate:,.0f} events/s"
-                bar.update(batch.records)
-
-            runner.run(
-                source,
-                max_records=settings.projection_batch,
-                on_batch=progress,
-                on_idle=swap_when_idle,
-                commit_to_kafka=False,
-            )
-    finally:
-        source.close()
-        log.close()
-        engine.dispose()
-    return generation, runner.totals.records
 
 
 @projections.command("rebuild")

@@ -185,7 +185,7 @@ def rebuild(
     """Start replaying the log into a new generation while the current one keeps serving; it swaps when
     caught up. Follow it in GET /api/v1/projections (``building_generation``). 409 while one is under way
     (pass ``resume`` to take over one whose process is gone)."""
-    from hub.cli_projections import rebuild_projection
+    from hub.projection_rebuild import rebuild_projection
 
     running: dict[str, threading.Thread] = request.app.state.rebuilds
     with request.app.state.engine.connect() as conn:

@@ -27,8 +27,8 @@ from connectors.onestop.simulator import OnestopSimulator
 from connectors.onestop.world import CHANGE_KINDS, World, build_world
 from connectors.registry import national_mirror
 from hub.bootstrap import make_codec
-from hub.cli_projections import rebuild_projection
 from hub.kafka_log import KafkaEventLog
+from hub.projection_rebuild import rebuild_projection
 from hub.settings import Settings
 from projections.dossier_fold import STEP_TYPES
 from projections.registry import projection

@@ -133,7 +133,7 @@ class ProjectionContract:
     def test_rebuild_swaps_atomically_while_a_reader_queries(
         self, kafka_settings: Settings, new_store: Callable[[], str]
     ) -> None:
-        from hub.cli_projections import rebuild_projection
+        from hub.projection_rebuild import rebuild_projection
 
         settings = fresh_topic(kafka_settings)
         events = list(province_events(4000, seed=5))
