@@ -21,6 +21,7 @@ from kafka.structs import TopicPartition as KafkaTopicPartition
 from hub.codec import EventCodec
 from hub.errors import UpstreamError
 from hub.events import Event
+from hub.kafka_security import kafka_python_options
 from hub.ports import Headers, Record, TopicPartition
 from hub.settings import Settings
 
@@ -52,6 +53,7 @@ def ensure_topics(settings: Settings, specs: Sequence[TopicSpec]) -> dict[str, s
     """Create missing topics; return what happened to each (``created`` / ``exists``)."""
     try:
         admin = KafkaAdminClient(
+            **kafka_python_options(settings),
             bootstrap_servers=settings.kafka_bootstrap,
             request_timeout_ms=settings.kafka_request_timeout_ms,
             bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
@@ -87,6 +89,7 @@ class KafkaEventLog:
         self.codec = codec
         try:
             self._producer = KafkaProducer(
+                **kafka_python_options(settings),
                 bootstrap_servers=settings.kafka_bootstrap,
                 acks="all",
                 enable_idempotence=settings.kafka_idempotence,
@@ -176,6 +179,7 @@ class KafkaRecordSource:
         session_timeout_ms = session_timeout_ms or settings.kafka_session_timeout_ms
         try:
             self._consumer = KafkaConsumer(
+                **kafka_python_options(settings),
                 bootstrap_servers=settings.kafka_bootstrap,
                 group_id=group_id,
                 enable_auto_commit=False,

@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     """Consumer group session timeout: how fast a dead runner's partitions move to the others."""
     kafka_idempotence: bool = True
     """Idempotent producer (needs a broker that grants producer ids; Kafka >= 0.11 and Tansu do)."""
+    kafka_security_protocol: str = "PLAINTEXT"
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every Kafka client of the hub (kafka-python and faust)."""
+    kafka_ssl_cafile: Path | None = None
+    """CA bundle that signed the brokers' certificates (SSL, SASL_SSL); default: the system's."""
+    kafka_ssl_certfile: Path | None = None
+    """Client certificate for mutual TLS (with HUB_KAFKA_SSL_KEYFILE)."""
+    kafka_ssl_keyfile: Path | None = None
+    """Client private key for mutual TLS."""
+    kafka_ssl_check_hostname: bool = True
+    """Check that the broker's certificate names the host connected to."""
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    """PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_*)."""
+    kafka_sasl_username: str | None = None
+    """SASL user (SASL_*)."""
+    kafka_sasl_password: SecretStr | None = None
+    """SASL password; or HUB_KAFKA_SASL_PASSWORD_FILE."""
+    kafka_sasl_password_file: Path | None = None
+    """File holding the SASL password."""
     dossier_topic: str = "motcua.dossier-events"
     """The log: every dossier event, keyed by dossier code."""
     dead_letter_topic: str = "motcua.dead-letter"
@@ -194,6 +212,11 @@ class Settings(BaseSettings):
     def dvcqg_secret(self) -> str:
         return self._secret(
             self.dvcqg_client_secret, self.dvcqg_client_secret_file, "DVCQG_CLIENT_SECRET", "reach the national portal"
+        )
+
+    def kafka_sasl_password_value(self) -> str:
+        return self._secret(
+            self.kafka_sasl_password, self.kafka_sasl_password_file, "KAFKA_SASL_PASSWORD", "authenticate to Kafka"
         )
 
     def paygov_secret_value(self) -> str:

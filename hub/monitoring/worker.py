@@ -25,6 +25,7 @@ from hub.business_clock import BusinessClock
 from hub.errors import DecodeError
 from hub.events import Event
 from hub.kafka_log import TopicSpec
+from hub.kafka_security import faust_credentials
 from hub.monitoring import outbox
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import TOPICS
@@ -60,6 +61,7 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
         broker_heartbeat_interval=max(session_s / 6, 0.5),
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_credentials=faust_credentials(settings),
     )
     codec = make_codec(settings)
     prefix = settings.monitor_topic_prefix
