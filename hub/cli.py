@@ -239,7 +239,7 @@ def demo(
     policies, monitors, the read API and the dashboard (its URL is printed). --tour: the scripted walk."""
     import os
 
-    settings = settings_of(ctx)
+    settings = settings_of(ctx).model_copy(update={"demo": True})  # the simulators' published secrets are fine
     if embedded is None:
         embedded = "HUB_KAFKA_BOOTSTRAP" not in os.environ and not ctx.find_root().params.get("bootstrap")
     if tour:

@@ -91,6 +91,7 @@ def run_live_demo(
             base = free_port()
         sims = {name: base + i for i, name in enumerate(("onestop", "dvcqg", "paygov", "vnpost"))}
         variables = {
+            "DEMO": "1",  # the simulators' published secrets are accepted in demo mode only
             "KAFKA_BOOTSTRAP": bootstrap,
             "TOPIC_PARTITIONS": "3" if broker else str(settings.topic_partitions),
             "KAFKA_SESSION_TIMEOUT_MS": "6000",

@@ -10,7 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["PUBLISHED_TEST_SECRETS", "Settings"]
+
+# Secrets printed by the simulators (connectors/*/simulator.py) and documented for tests: a deployment
+# that uses one is open to anybody who read this repository.
+PUBLISHED_TEST_SECRETS = frozenset({"hub-secret", "paygov-test-secret", "vnpost-test-secret"})
 
 
 class Settings(BaseSettings):
@@ -18,6 +22,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore", frozen=True)
 
+    demo: bool = False
+    """Demo mode (`hub demo`, the tests): accepts the simulators' published secrets. Never in production."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     """Comma-separated Kafka bootstrap servers."""
     kafka_request_timeout_ms: int = 30_000
@@ -197,17 +203,29 @@ class Settings(BaseSettings):
     identity_key_file: Path | None = None
     """File holding the identity key (e.g. a mounted secret); used when HUB_IDENTITY_KEY is unset."""
 
-    @staticmethod
-    def _secret(value: SecretStr | None, file: Path | None, name: str, purpose: str) -> str:
-        """A secret from HUB_<name> or the file HUB_<name>_FILE; a ConfigError when neither is set."""
+    def _secret(self, value: SecretStr | None, file: Path | None, name: str, purpose: str) -> str:
+        """A secret from HUB_<name> or the file HUB_<name>_FILE; a ConfigError when neither is set, or
+        when it is a published test secret or placeholder outside demo mode."""
         if value is not None:
-            return value.get_secret_value()
-        if file is not None:
+            found = value.get_secret_value()
+        elif file is not None:
             try:
-                return file.read_text(encoding="utf-8").strip()
+                found = file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"cannot read HUB_{name}_FILE: {exc}") from exc
-        raise ConfigError(f"set HUB_{name} or HUB_{name}_FILE to {purpose}")
+        else:
+            raise ConfigError(f"set HUB_{name} or HUB_{name}_FILE to {purpose}")
+        return self.refuse_default(name, found)
+
+    def refuse_default(self, name: str, secret: str) -> str:
+        """``secret`` unless it is one anybody can read (the simulators' or .env.example's) and this is
+        not demo mode (HUB_DEMO: `hub demo` and the tests)."""
+        if not self.demo and (secret in PUBLISHED_TEST_SECRETS or secret.lower().startswith("change-me")):
+            raise ConfigError(
+                f"HUB_{name} is a published test secret or a placeholder: set a real one "
+                "(only demo mode, HUB_DEMO=1, accepts it)"
+            )
+        return secret
 
     def dvcqg_secret(self) -> str:
         return self._secret(
@@ -244,22 +262,16 @@ class Settings(BaseSettings):
             key, _, role = entry.rpartition("=")
             if role.strip() not in ("viewer", "operator") or len(key.strip()) < 16:
                 raise ConfigError(f"API key entry {number}: want KEY=viewer|operator with a key of >= 16 characters")
-            roles[key.strip()] = role.strip()
+            roles[self.refuse_default("API_KEYS", key.strip())] = role.strip()
         if not roles:
             raise ConfigError("no API keys configured")
         return roles
 
     def identity_key_bytes(self) -> bytes:
         """The identity HMAC key, from the variable or the file; a ConfigError when neither is set."""
-        if self.identity_key is not None:
-            key = self.identity_key.get_secret_value()
-        elif self.identity_key_file is not None:
-            try:
-                key = self.identity_key_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read HUB_IDENTITY_KEY_FILE {self.identity_key_file}: {exc}") from exc
-        else:
-            raise ConfigError("set HUB_IDENTITY_KEY or HUB_IDENTITY_KEY_FILE: identity numbers are never stored raw")
+        key = self._secret(
+            self.identity_key, self.identity_key_file, "IDENTITY_KEY", "protect identity numbers (never stored raw)"
+        )
         if len(key) < 16:
             raise ConfigError("the identity key must be at least 16 characters")
         return key.encode("utf-8")

@@ -10,6 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# The tests talk to the simulators with their published secrets, which only demo mode accepts
+# (Settings.refuse_default); children started by tests inherit it. test_settings_refuse... turns it off.
+os.environ.setdefault("HUB_DEMO", "1")
+
 from hub.kafka_log import TopicSpec, ensure_topics
 from hub.local.postgres import ThrowawayPostgres
 from hub.local.tansu import EmbeddedBroker

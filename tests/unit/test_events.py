@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -90,3 +91,40 @@ def test_settings_read_hub_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_TOPIC_PARTITIONS", "24")
     settings = Settings()
     assert settings.dossier_topic == "prov.dossiers" and settings.topic_partitions == 24
+
+
+def test_settings_refuse_published_secrets_and_placeholders_outside_demo_mode(tmp_path: Path) -> None:
+    from connectors.dvcqg.simulator import PortalSimulator
+    from connectors.paygov.simulator import PayGovSimulator
+    from connectors.vnpost.simulator import VnpostSimulator
+    from hub.settings import PUBLISHED_TEST_SECRETS
+
+    defaults = {
+        inspect.signature(PortalSimulator).parameters["client_secret"].default,
+        inspect.signature(PayGovSimulator).parameters["secret"].default,
+        inspect.signature(VnpostSimulator).parameters["secret"].default,
+    }
+    assert defaults <= PUBLISHED_TEST_SECRETS, "every simulator's printed secret is known as published"
+    placeholder = tmp_path / "secret"
+    placeholder.write_text("change-me\n")
+    production = Settings(
+        demo=False,
+        paygov_secret="paygov-test-secret",
+        vnpost_secret_file=placeholder,
+        dvcqg_client_secret="hub-secret",
+        identity_key="change-me-to-32-random-characters",
+        api_keys="change-me-viewer-key-0123=viewer",
+    )
+    for read in (
+        production.paygov_secret_value,
+        production.vnpost_secret_value,
+        production.dvcqg_secret,
+        production.identity_key_bytes,
+        production.api_key_roles,
+    ):
+        with pytest.raises(ConfigError, match="published test secret or a placeholder"):
+            read()
+    demo = production.model_copy(update={"demo": True})
+    assert demo.paygov_secret_value() == "paygov-test-secret" and demo.vnpost_secret_value() == "change-me"
+    real = Settings(demo=False, paygov_secret="a-real-merchant-secret-9f2c")
+    assert real.paygov_secret_value() == "a-real-merchant-secret-9f2c"
