@@ -91,6 +91,7 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
         assert "Tổng số phải giải quyết" in dom and "Tình trạng kết nối" in dom
         summaries = [e["summary_vi"] for e in events]
         assert all(s.split(":")[0] in timeline for s in summaries), summaries
+        log_bytes = _everything_on_the_broker(next(line for line in output if line.startswith("broker: ")).split()[-1])
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)  # what Ctrl-C does
@@ -104,3 +105,49 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
     assert "stopped; read store and logs kept" in "".join(output)
     time.sleep(0.5)
     assert _session_processes(demo.pid) == [], "Ctrl-C must leave no process behind"
+
+    # Nothing the run produced holds a citizen's raw identity number or an API key: every topic on the
+    # broker, every log, the read store, what the demo printed (bar the keys it hands the user).
+    produced = {"topics": log_bytes, "printed": "".join(output).replace(key, "").encode()}
+    operator = re.search(r"X-API-Key \S+ viewer, (\S+) operator", "".join(output))[1]  # type: ignore[index]
+    for path in (tmp_path / "demo").rglob("*"):
+        if path.is_file():
+            produced[str(path.relative_to(tmp_path))] = path.read_bytes()
+    raw = _raw_identities(600)
+    for name, data in produced.items():
+        found = {m.decode() for m in re.findall(rb"(?<![0-9])[0-9]{9,12}(?![0-9])", data)} & raw
+        assert not found, f"raw identity numbers in {name}: {sorted(found)[:5]}"
+        if name != "printed":
+            assert key.encode() not in data and operator.encode() not in data, f"an API key in {name}"
+    size = sum(map(len, produced.values()))
+    print(f"demo: {size:,} bytes produced (topics, logs, read store) hold none of {len(raw)} raw identity numbers")
+
+
+def _raw_identities(dossiers: int) -> set[str]:
+    from connectors.onestop.world import build_world
+
+    world = build_world(dossiers, 2026)  # what `hub demo --dossiers N` simulates (seed 2026)
+    return {str(v) for c in world.changes for k, v in c.record().items() if k in ("SoDinhDanh", "MaDinhDanh") and v}
+
+
+def _everything_on_the_broker(bootstrap: str) -> bytes:
+    """Keys, values and headers of every record of every topic (the embedded broker dies with the demo)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    chunks: list[bytes] = []
+    try:
+        partitions = [TopicPartition(t, p) for t in consumer.topics() for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        idle = time.monotonic()
+        while time.monotonic() - idle < 3:
+            batch = consumer.poll(timeout_ms=500, max_records=5000)
+            for records in batch.values():
+                idle = time.monotonic()
+                for r in records:
+                    chunks += [r.key or b"", r.value or b"", *(v or b"" for _, v in r.headers)]
+    finally:
+        consumer.close()
+    assert chunks, "the broker held records"
+    return b"\n".join(chunks)
