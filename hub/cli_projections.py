@@ -14,6 +14,7 @@ from hub.errors import HubError
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.projection_rebuild import rebuild_projection
 from hub.projection_store import activate_first_generation, projection_status
+from hub.stall_watchdog import StallWatchdog
 from projections.registry import PROJECTIONS, projection
 
 __all__ = ["projections"]
@@ -70,6 +71,12 @@ def run(
         )
         holder.append(source)
     stop = _stop_on_signals()
+    watchdog = StallWatchdog(settings.kafka_stall_exit_s, "the projection runner", stopping=lambda: stop[0]).start()
+
+    def should_stop() -> bool:
+        watchdog.beat()
+        return stop[0]
+
     click.echo(
         f"projecting {', '.join(p.name for p in chosen)} from {settings.dossier_topic} into "
         f"{engine.url.render_as_string(hide_password=True)}",
@@ -80,7 +87,7 @@ def run(
             source,
             max_records=settings.projection_batch,
             idle_exit_s=idle_exit,
-            should_stop=lambda: stop[0],
+            should_stop=should_stop,
             commit_to_kafka=not standalone,
         )
     finally:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     """SASL password; or HUB_KAFKA_SASL_PASSWORD_FILE."""
     kafka_sasl_password_file: Path | None = None
     """File holding the SASL password."""
+    kafka_stall_exit_s: float = 120.0
+    """`hub projections run` exits (code 75) when its consumer has not come back from Kafka for this long,
+    for its supervisor to restart it (kafka-python can hang in a group join after a network cut); 0: never."""
     dossier_topic: str = "motcua.dossier-events"
     """The log: every dossier event, keyed by dossier code."""
     dead_letter_topic: str = "motcua.dead-letter"

@@ -38,8 +38,10 @@ def tansu_binary() -> Path:
 class EmbeddedBroker:
     """Start with ``with EmbeddedBroker() as broker: broker.bootstrap``; the process ends with the block."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, advertised_port: int | None = None) -> None:
+        """``advertised_port``: the port clients are told to use (a proxy in front of the broker)."""
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the broker; closed in stop()
 
@@ -49,6 +51,7 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         self._process = subprocess.Popen(
             [
                 str(tansu_binary()),
@@ -56,7 +59,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -1,0 +1,124 @@
+"""Kafka connections cut and restored while the projections run (issue 10, part 2): a loopback TCP
+proxy stands between every client and a broker that advertises the proxy, so a cut really takes the
+network away. The read model after the cuts equals one built in a single clean pass."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.kafka_log import TopicSpec, ensure_topics
+from hub.local.ports import free_port
+from hub.local.tansu import EmbeddedBroker
+from hub.local.tcp_proxy import TcpProxy
+from hub.settings import Settings
+from hub.stall_watchdog import EXIT_STALLED
+from hub.synthetic import province_events
+from tests.integration.helpers import HUB, hub_env
+from tests.integration.read_models import LOG_COLUMNS, count_rows, project, publish, snapshot
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[tuple[Settings, TcpProxy]]:
+    front = free_port()
+    with EmbeddedBroker(advertised_port=front) as broker, TcpProxy(broker.port, port=front) as proxy:
+        settings = Settings(
+            kafka_bootstrap=f"127.0.0.1:{proxy.port}",
+            dossier_topic="cuts.dossier-events",
+            dead_letter_topic="cuts.dead-letter",
+            kafka_session_timeout_ms=6000,
+            kafka_request_timeout_ms=10_000,
+        )
+        ensure_topics(settings, [TopicSpec(settings.dossier_topic, 3, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
+        yield settings, proxy
+
+
+class Supervised:
+    """`hub projections run` under a supervisor that starts it again whenever it exits (as compose's
+    ``restart: unless-stopped`` or `hub demo` do)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.exits: list[int] = []
+        self.reasons: list[str] = []
+        self.child = self._start()
+
+    def _start(self) -> subprocess.Popen[str]:
+        args = [HUB, "projections", "run"]
+        return subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def tend(self) -> None:
+        if self.child.poll() is not None:
+            self.exits.append(self.child.returncode)
+            said = self.child.stderr.read() if self.child.stderr else ""
+            self.reasons.append(next((line for line in reversed(said.splitlines()) if line.strip()), "")[-200:])
+            self.child = self._start()
+
+    def stop(self) -> None:
+        self.child.terminate()
+        self.child.wait(timeout=30)  # the watchdog ends it even if it is stuck inside the client
+
+
+def test_projections_ride_out_network_cuts_and_end_equal_to_a_clean_pass(
+    proxied: tuple[Settings, TcpProxy], tmp_path: Path
+) -> None:
+    settings, proxy = proxied
+    events = list(province_events(40_000))
+    publish(settings, events)
+    cut_url, clean_url = f"sqlite:///{tmp_path}/cut.sqlite3", f"sqlite:///{tmp_path}/clean.sqlite3"
+    env = hub_env(
+        settings,
+        database_url=cut_url,
+        projection_batch="200",  # slow enough that the cuts fall mid-run
+        kafka_session_timeout_ms="6000",
+        kafka_stall_exit_s="8",
+    )
+    runner = Supervised(env)
+    recovered: list[float] = []
+
+    def progress_after(before: int, since: float) -> float:
+        while _applied(cut_url) <= before:
+            runner.tend()
+            assert time.monotonic() - since < 90, "no progress 90 s after the network came back"
+            time.sleep(0.2)
+        return time.monotonic() - since
+
+    try:
+        progress_after(0, time.monotonic())
+        for _ in range(4):
+            proxy.cut()
+            time.sleep(3)
+            before = _applied(cut_url)
+            proxy.restore()
+            if before >= len(events):
+                break
+            recovered.append(progress_after(before, time.monotonic()))
+        deadline = time.monotonic() + 180
+        while _applied(cut_url) < len(events):
+            runner.tend()
+            assert time.monotonic() < deadline, f"stuck at {_applied(cut_url)} of {len(events)}"
+            time.sleep(0.5)
+    finally:
+        runner.stop()
+    print(
+        f"\n{proxy.cuts} network cuts of 3 s; progress again {', '.join(f'{s:.1f}' for s in recovered)} s after "
+        f"each; the runner exited {len(runner.exits)} time(s) (codes {runner.exits}) and was started again"
+    )
+    assert proxy.cuts >= 2 and recovered, "the cuts happened while there was work left"
+    print("exit reasons:", runner.reasons)
+    # Exits are the crash-only kind: an UpstreamError the CLI reports (2) or the stall watchdog (75)
+    assert set(runner.exits) <= {2, EXIT_STALLED}, runner.reasons
+    assert all(r.startswith("error: ") or "HUB_KAFKA_STALL_EXIT_S" in r for r in runner.reasons), runner.reasons
+    project(settings, clean_url, expected=len(events))
+    assert snapshot(cut_url, without=LOG_COLUMNS) == snapshot(clean_url, without=LOG_COLUMNS)
+
+
+def _applied(url: str) -> int:
+    try:
+        return count_rows(url, "v_timeline")
+    except Exception:  # the store is not created yet
+        return 0
