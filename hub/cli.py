@@ -12,14 +12,15 @@ from typing import Any
 import click
 
 from hub.bootstrap import make_codec, make_schemas
-from hub.cli_context import settings_of
+from hub.cli_context import settings_of, tail_records
 from hub.compat import check_schema_set, unpublished
 from hub.errors import EventValidationError, HubError
 from hub.event_json import event_from_json, event_to_json
 from hub.event_text import event_line
 from hub.events import Event
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, follow, hub_topics
+from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.log_setup import configure_logging
+from hub.ports import Record
 from hub.settings import Settings
 
 __all__ = ["main"]
@@ -181,24 +182,14 @@ def events_tail(
     settings = settings_of(ctx)
     codec = make_codec(settings)
     source = KafkaRecordSource(settings, [settings.dossier_topic], from_beginning=from_beginning)
-    shown = 0
-    try:
-        for record in follow(source, idle_exit):
-            if dossier and record.key != dossier.encode():
-                continue
-            try:
-                event = codec.decode(record.value)
-            except HubError as exc:
-                click.echo(f"{record.topic}[{record.partition}]@{record.offset}: undecodable: {exc}", err=True)
-                continue
-            click.echo(json.dumps(event_to_json(event), ensure_ascii=False) if as_json else event_line(event))
-            shown += 1
-            if limit is not None and shown >= limit:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        source.close()
+
+    def render(record: Record) -> str | None:
+        if dossier and record.key != dossier.encode():
+            return None
+        event = codec.decode(record.value)
+        return json.dumps(event_to_json(event), ensure_ascii=False) if as_json else event_line(event)
+
+    tail_records(source, render, limit=limit, idle_exit=idle_exit)
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from hub.cli_context import settings_of
-from hub.errors import HubError
-from hub.kafka_log import KafkaRecordSource, ensure_topics, follow, hub_topics
+from hub.cli_context import settings_of, tail_records
+from hub.kafka_log import KafkaRecordSource, ensure_topics, hub_topics
 from hub.monitoring.records import TOPICS, default_codec
+from hub.ports import Record
 
 __all__ = ["monitor"]
 
@@ -70,29 +70,14 @@ def tail(
     codec = default_codec()
     prefix = settings.monitor_topic_prefix
     source = KafkaRecordSource(settings, [prefix + kind for kind in chosen or TOPICS], from_beginning=from_beginning)
-    shown = 0
-    try:
-        for record in follow(source, idle_exit):
-            try:
-                kind, value = codec.decode(record.value)
-            except HubError as exc:
-                click.echo(f"{record.topic}[{record.partition}]@{record.offset}: undecodable: {exc}", err=True)
-                continue
-            if as_json:
-                click.echo(
-                    json.dumps(
-                        {"topic": record.topic, "type": kind, "record": value}, default=_json, ensure_ascii=False
-                    )
-                )
-            else:
-                click.echo(line(kind, value))
-            shown += 1
-            if limit is not None and shown >= limit:
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        source.close()
+
+    def render(record: Record) -> str:
+        kind, value = codec.decode(record.value)
+        if as_json:
+            return json.dumps({"topic": record.topic, "type": kind, "record": value}, default=_json, ensure_ascii=False)
+        return line(kind, value)
+
+    tail_records(source, render, limit=limit, idle_exit=idle_exit)
 
 
 def _json(value: Any) -> str:
