@@ -16,14 +16,10 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
 
 import sqlalchemy as sa
 
@@ -33,34 +29,73 @@ from hub.local.tansu import EmbeddedBroker
 from hub.monitoring.worker import monitoring_topics
 from hub.settings import Settings
 from hub.sql_store import make_engine, migrate
+from hub.supervisor import Supervisor
 
-__all__ = ["run_live_demo"]
+__all__ = ["HUB_PROCESSES", "child_env", "hub_variables", "run_live_demo"]
 
 _RESTARTS = 5
 _WORLD_START = "2026-03-02T07:30:00+07:00"  # connectors.onestop.world.build_world: the first dossier's morning
 
 
-@dataclass
-class Child:
-    name: str
-    args: list[str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    log_file: IO[bytes] | None = field(default=None, repr=False)
+# Every process of a running hub (besides the simulators), by name: the demo and the system harness run these.
+HUB_PROCESSES: dict[str, tuple[str, ...]] = {
+    "callbacks": ("callbacks", "serve"),
+    "projections": ("projections", "run"),
+    "connector-onestop": ("connectors", "run", "onestop"),
+    "connector-dvcqg": ("connectors", "run", "dvcqg"),
+    **{
+        f"policy-{p}": ("policies", "run", p)
+        for p in ("dvcqg-mirror", "results-sync", "paygov-payments", "vnpost-orders")
+    },
+    "monitor": ("monitor", "run"),
+    "api": ("api", "serve"),
+}
 
-    def start(self, env: dict[str, str]) -> None:
-        self.log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", *self.args],
-            env=env,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+def hub_variables(
+    *,
+    bootstrap: str,
+    partitions: int,
+    database_url: str,
+    sims: dict[str, int],
+    callback_port: int,
+    api_port: int,
+    api_keys: str,
+) -> dict[str, str]:
+    """The settings (without the HUB_ prefix) of a hub on loopback against the simulators on ``sims``'
+    ports, in demo mode, with short re-query, tracking and reconciliation intervals."""
+    return {
+        "DEMO": "1",  # the simulators' published secrets are accepted in demo mode only
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "TOPIC_PARTITIONS": str(partitions),
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "DATABASE_URL": database_url,
+        "IDENTITY_KEY": secrets.token_hex(16),
+        "ONESTOP_URL": f"http://127.0.0.1:{sims['onestop']}/",
+        "DVCQG_URL": f"http://127.0.0.1:{sims['dvcqg']}/",
+        "DVCQG_CLIENT_ID": "hub",
+        "DVCQG_CLIENT_SECRET": "hub-secret",  # the simulators' published test secrets: demo only
+        "PAYGOV_URL": f"http://127.0.0.1:{sims['paygov']}/",
+        "PAYGOV_SECRET": "paygov-test-secret",
+        "VNPOST_URL": f"http://127.0.0.1:{sims['vnpost']}/",
+        "VNPOST_SECRET": "vnpost-test-secret",
+        "PAYGOV_REQUERY_AFTER_S": "20",
+        "PAYGOV_REQUERY_EVERY_S": "10",
+        "VNPOST_TRACK_AFTER_S": "30",
+        "CALLBACK_PORT": str(callback_port),
+        "API_PORT": str(api_port),
+        "API_KEYS": api_keys,
+        "MONITOR_SCAN_INTERVAL_S": "2",
+        "MONITOR_HEALTH_INTERVAL_S": "5",
+        "RESULTS_RECONCILE_INTERVAL_S": "120",
+        "DVCQG_RECONCILE_INTERVAL_S": "120",
+    }
+
+
+def child_env(variables: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its own HUB_ settings, plus ``variables`` as HUB_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    return env | {f"HUB_{k}": v for k, v in variables.items()} | {"PYTHONUNBUFFERED": "1"}
 
 
 def run_live_demo(
@@ -76,7 +111,7 @@ def run_live_demo(
 ) -> None:
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as Ctrl-C does
     broker = EmbeddedBroker().start() if embedded else None
-    children: list[Child] = []
+    supervisor: Supervisor | None = None
     try:
         bootstrap = broker.bootstrap if broker else settings.kafka_bootstrap
         echo(f"broker: {'embedded Tansu (memory) on ' if broker else ''}{bootstrap}")
@@ -90,62 +125,40 @@ def run_live_demo(
         while any(_busy(p) for p in range(base, base + 4)):  # simulators take four consecutive ports
             base = free_port()
         sims = {name: base + i for i, name in enumerate(("onestop", "dvcqg", "paygov", "vnpost"))}
-        variables = {
-            "DEMO": "1",  # the simulators' published secrets are accepted in demo mode only
-            "KAFKA_BOOTSTRAP": bootstrap,
-            "TOPIC_PARTITIONS": "3" if broker else str(settings.topic_partitions),
-            "KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "DATABASE_URL": database_url,
-            "IDENTITY_KEY": secrets.token_hex(16),
-            "ONESTOP_URL": f"http://127.0.0.1:{sims['onestop']}/",
-            "DVCQG_URL": f"http://127.0.0.1:{sims['dvcqg']}/",
-            "DVCQG_CLIENT_ID": "hub",
-            "DVCQG_CLIENT_SECRET": "hub-secret",  # the simulators' published test secrets: demo only
-            "PAYGOV_URL": f"http://127.0.0.1:{sims['paygov']}/",
-            "PAYGOV_SECRET": "paygov-test-secret",
-            "VNPOST_URL": f"http://127.0.0.1:{sims['vnpost']}/",
-            "VNPOST_SECRET": "vnpost-test-secret",
-            "PAYGOV_REQUERY_AFTER_S": "20",
-            "PAYGOV_REQUERY_EVERY_S": "10",
-            "VNPOST_TRACK_AFTER_S": "30",
-            "CALLBACK_PORT": str(ports["callbacks"]),
-            "API_PORT": str(api_port),
-            "API_KEYS": f"{viewer}=viewer,{operator}=operator",
+        variables = hub_variables(
+            bootstrap=bootstrap,
+            partitions=3 if broker else settings.topic_partitions,
+            database_url=database_url,
+            sims=sims,
+            callback_port=ports["callbacks"],
+            api_port=api_port,
+            api_keys=f"{viewer}=viewer,{operator}=operator",
+        ) | {
             "CLOCK_SPEED": str(speed),
             "CLOCK_START": _WORLD_START,
             "CLOCK_ANCHOR": str(time.time() + 15),  # the province's day starts once the processes are up
-            "MONITOR_SCAN_INTERVAL_S": "2",
-            "MONITOR_HEALTH_INTERVAL_S": "5",
-            "RESULTS_RECONCILE_INTERVAL_S": "120",
-            "DVCQG_RECONCILE_INTERVAL_S": "120",
         }
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env |= {f"HUB_{k}": v for k, v in variables.items()} | {"PYTHONUNBUFFERED": "1"}
+        env = child_env(variables)
         child_settings = Settings.model_validate({k.lower(): v for k, v in variables.items()})
         ensure_topics(child_settings, [*hub_topics(child_settings), *monitoring_topics(child_settings)])
         engine = make_engine(database_url)
         migrate(engine)
 
+        supervisor = Supervisor(env, max_restarts=_RESTARTS, backoff_s=0.5, echo=echo)
+
         def add(name: str, *args: str) -> None:
-            children.append(Child(name, list(args), data / "logs" / f"{name}.log"))
+            supervisor.add(name, list(args), data / "logs" / f"{name}.log")
 
         add(
             "simulators",
             "simulators", "run", "all", "--port", str(base), "--dossiers", str(dossiers), "--faults", "realistic",
             "--live", "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
         )  # fmt: skip
-        add("callbacks", "callbacks", "serve")
-        add("projections", "projections", "run")
-        add("connector-onestop", "connectors", "run", "onestop")
-        add("connector-dvcqg", "connectors", "run", "dvcqg")
-        for policy in ("dvcqg-mirror", "results-sync", "paygov-payments", "vnpost-orders"):
-            add(f"policy-{policy}", "policies", "run", policy)
-        add("monitor", "monitor", "run")
-        add("api", "api", "serve")
-        for child in children:
-            child.start(env)
-        echo(f"started {len(children)} processes; their logs: {data / 'logs'}")
-        wait_for_port(api_port, 60, alive=lambda: all(c.alive() for c in children if c.name == "api"))
+        for name, args in HUB_PROCESSES.items():
+            add(name, *args)
+        supervisor.start()
+        echo(f"started {len(supervisor.children)} processes; their logs: {data / 'logs'}")
+        wait_for_port(api_port, 60, alive=supervisor.child("api").alive)
         echo(f"simulated one-stop day: {speed:g}x real time (a working day in ~{9.5 * 3600 / speed / 60:.0f} min)")
         echo(f"\ndashboard: http://127.0.0.1:{api_port}/#key={viewer}")
         echo(f"read API:  http://127.0.0.1:{api_port}/docs  (X-API-Key {viewer} viewer, {operator} operator)")
@@ -153,16 +166,7 @@ def run_live_demo(
         started, last_status = time.monotonic(), 0.0
         while run_for_s is None or time.monotonic() - started < run_for_s:
             time.sleep(0.5)
-            for child in children:
-                if not child.alive() and child.process is not None:
-                    code = child.process.returncode
-                    if child.restarts >= _RESTARTS:
-                        continue
-                    child.restarts += 1
-                    echo(
-                        f"{child.name} exited with {code}; restart {child.restarts}/{_RESTARTS} (log {child.log_path})"
-                    )
-                    child.start(env)
+            supervisor.tend()
             if time.monotonic() - last_status >= 10:
                 last_status = time.monotonic()
                 echo(_status(engine, time.monotonic() - started))
@@ -170,7 +174,8 @@ def run_live_demo(
     except KeyboardInterrupt:
         echo("\nstopping ...")
     finally:
-        _stop(children)
+        if supervisor is not None:
+            supervisor.stop()
         if broker is not None:
             broker.stop()
         signal.signal(signal.SIGTERM, previous)
@@ -201,20 +206,3 @@ def _status(engine: sa.Engine, elapsed_s: float) -> str:
             read = json.loads(counters).get("events_produced", 0)
             parts.append(f"{name} {read} events")
     return f"[{timedelta(seconds=int(elapsed_s))}] " + "; ".join(parts)
-
-
-def _stop(children: list[Child], grace_s: float = 10.0) -> None:
-    for child in children:
-        if child.alive() and child.process is not None:
-            child.process.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace_s
-    for child in children:
-        if child.process is None:
-            continue
-        try:
-            child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.process.kill()
-            child.process.wait()
-        if child.log_file is not None:
-            child.log_file.close()

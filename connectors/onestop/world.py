@@ -108,6 +108,24 @@ class World:
     def malformed(self) -> dict[int, str]:
         return {c.seq: c.malformed for c in self.changes if c.malformed is not None}
 
+    def as_read(self, change: Change) -> dict[str, Any]:
+        """The record as the connector maps it: a SO_HOA change with the file metadata LayKetQuaSoHoa gives."""
+        from connectors.onestop.mapping import ENRICHMENT_KEY
+
+        record = change.record()
+        found = self.files.get(str(record.get("Ma")))
+        if change.kind == "SO_HOA" and found is not None:
+            record[ENRICHMENT_KEY] = {
+                "Ma": found.code,
+                "TepTin": {
+                    "MaBam": found.sha256,
+                    "KieuTep": found.media_type,
+                    "KichThuoc": len(found.content),
+                    "DuongDan": f"{found.code}.pdf",
+                },
+            }
+        return record
+
     def dossier(self, code: str) -> list[Change]:
         return [c for c in self.changes if c.dossier == code]
 

@@ -34,8 +34,9 @@ def find_pg_bin(name: str) -> str:
 class ThrowawayPostgres:
     """``with ThrowawayPostgres() as pg: pg.url``: initdb in a temp dir, start, and remove on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 50) -> None:
         self.port = free_port()
+        self.max_connections = max_connections
         self.dir = Path(tempfile.mkdtemp(prefix="hub-pg-"))
         self.data = self.dir / "data"
         self._as_root = os.geteuid() == 0
@@ -67,7 +68,12 @@ class ThrowawayPostgres:
             "--no-locale",
             "--no-sync",
         )
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F -c fsync=off -c max_connections=50"
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its port (after ``halt``, with the data it had)."""
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F -c fsync=off -c max_connections={self.max_connections}"
         self._run(
             find_pg_bin("pg_ctl"),
             "-D",
@@ -81,12 +87,15 @@ class ThrowawayPostgres:
             "60",
             "start",
         )
-        return self
+
+    def halt(self) -> None:
+        """Stop the server as an outage would (clients' connections are cut), keeping its data."""
+        self._run(find_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run(find_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+                self.halt()
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 

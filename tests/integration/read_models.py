@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.events import Event
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
-from hub.ports import Projection
+from hub.ports import Projection, Record
 from hub.projection_runner import RunTotals
 from hub.projection_store import activate_first_generation
 from hub.settings import Settings
@@ -149,23 +149,29 @@ class Projector:
         self.engine.dispose()
 
 
-def read_log(settings: Settings, quiet_s: float = 2.0) -> list[Event]:
-    """Every event on the dossier topic, in partition order (until nothing came for ``quiet_s``)."""
+def read_records(settings: Settings, topic: str, quiet_s: float = 2.0) -> list[Record]:
+    """Every record of ``topic``, in partition order (until nothing came for ``quiet_s``: see TESTING.md
+    on Tansu's end offsets)."""
     import time
 
-    codec = make_codec(settings)
-    source = KafkaRecordSource(settings, [settings.dossier_topic])
-    events: list[Event] = []
+    source = KafkaRecordSource(settings, [topic])
+    records: list[Record] = []
     try:
         last = time.monotonic()
         while time.monotonic() - last < quiet_s:
-            records = source.poll(max_records=5000, timeout_s=0.5)
-            if records:
+            batch = source.poll(max_records=5000, timeout_s=0.5)
+            if batch:
                 last = time.monotonic()
-                events += [codec.decode(r.value) for r in records]
+                records += batch
     finally:
         source.close()
-    return events
+    return records
+
+
+def read_log(settings: Settings, quiet_s: float = 2.0) -> list[Event]:
+    """Every event on the dossier topic, in partition order."""
+    codec = make_codec(settings)
+    return [codec.decode(r.value) for r in read_records(settings, settings.dossier_topic, quiet_s)]
 
 
 def read_store(request: Any, database: str, tmp_path: Any) -> str:

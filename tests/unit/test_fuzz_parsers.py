@@ -71,22 +71,10 @@ def mutated(seeds: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
 
 def _onestop_seeds() -> list[dict[str, Any]]:
     """Every valid change of a simulated province, SO_HOA ones with the file metadata the client adds."""
-    from connectors.onestop.mapping import ENRICHMENT_KEY
     from connectors.onestop.world import build_world
 
     world = build_world(60, seed=7)
-    seeds = []
-    for change in world.changes:
-        if change.malformed is None:
-            record = change.record()
-            found = world.files.get(str(record.get("Ma")))
-            if found is not None:
-                record[ENRICHMENT_KEY] = {
-                    "Ma": found.code,
-                    "TepTin": {"MaBam": found.sha256, "KieuTep": found.media_type},
-                }
-            seeds.append(record)
-    return seeds
+    return [world.as_read(change) for change in world.changes if change.malformed is None]
 
 
 def _portal_seeds() -> list[dict[str, Any]]:
