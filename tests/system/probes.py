@@ -96,6 +96,7 @@ class LatencyProbe:
     samples: list[tuple[str, int, str]] = field(init=False)  # (feed, index, event id)
     pending: dict[str, float] = field(default_factory=dict)  # event id -> revealed at (monotonic)
     seen: list[tuple[float, float]] = field(default_factory=list)  # (revealed at, latency s)
+    connector_part: list[float] = field(default_factory=list)  # revealed -> event recorded by the connector (s)
     _next: int = 0
 
     def __post_init__(self) -> None:
@@ -123,18 +124,19 @@ class LatencyProbe:
         try:
             with self.engine.connect() as conn:
                 found = conn.execute(
-                    sa.text("SELECT event_id FROM v_timeline WHERE event_id IN :ids").bindparams(
+                    sa.text("SELECT event_id, recorded_at FROM v_timeline WHERE event_id IN :ids").bindparams(
                         sa.bindparam("ids", expanding=True)
                     ),
                     {"ids": list(self.pending)},
-                ).scalars()
-                found_ids = list(found)
+                ).all()
         except sa.exc.SQLAlchemyError:
             return
         at_poll = time.monotonic()
-        for event_id in found_ids:
+        to_wall = time.time() - at_poll
+        for event_id, recorded_at in found:
             revealed = self.pending.pop(event_id)
             self.seen.append((revealed, at_poll - revealed))
+            self.connector_part.append(recorded_at.timestamp() - (revealed + to_wall))
 
     def figures(self, quiet: Callable[[float], bool]) -> dict[str, float | int | None]:
         """p50/p99 in ms over all probes, and over those revealed while no fault was on (``quiet``)."""
@@ -147,6 +149,7 @@ class LatencyProbe:
             "calm_probes": len(calm),
             "p50_all_ms": _round(percentile(every, 50)),
             "p99_all_ms": _round(percentile(every, 99)),
+            "connector_part_p50_ms": _round(percentile([x * 1000 for x in self.connector_part], 50)),
         }
 
 

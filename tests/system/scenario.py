@@ -29,7 +29,7 @@ from hub.events import Event
 __all__ = ["PROFILES", "Province", "Simulators", "Traffic", "Truth"]
 
 PROFILES = ("none", "realistic", "high")
-_HIGH = 4.0  # "high": every fault rate of the realistic profile times this (at most 0.5)
+_HIGH = 2.0  # "high": every fault rate of the realistic profile times this (at most 0.5)
 F = TypeVar("F")
 
 
