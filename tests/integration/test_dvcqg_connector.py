@@ -21,8 +21,7 @@ from hub.errors import UpstreamError
 from hub.events import event_id_for
 from hub.kafka_log import KafkaEventLog
 from hub.settings import Settings
-from tests.integration.read_models import fresh_topic, project
-from tests.integration.test_onestop_connector import read_until_quiet
+from tests.integration.read_models import fresh_topic, project, read_records
 
 KEY = "integration-identity-key"
 
@@ -56,7 +55,7 @@ def test_inbound_feed_with_faults_and_expiring_tokens_gives_exactly_the_ground_t
     assert counts.get("revoked", 0) > 0 and counts.get("http500", 0) > 0
     assert counts["tokens"] >= 1 + counts["revoked"], "a new token after every revocation (and expiry)"
     assert client.renewals == counts["tokens"], "every expired or revoked token was renewed by the client"
-    events = read_until_quiet(settings, settings.dossier_topic)
+    events = read_records(settings, settings.dossier_topic, quiet_s=3)
     ids = Counter((r.header("event_id") or b"").decode() for r in events)
     expected = {str(event_id_for("DVCQG", source_ref(i), kind)) for i, kind in world.expected()}
     assert set(ids) == expected and max(ids.values()) == 1

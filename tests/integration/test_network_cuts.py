@@ -4,7 +4,6 @@ network away. The read model after the cuts equals one built in a single clean p
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,9 @@ from hub.local.tansu import EmbeddedBroker
 from hub.local.tcp_proxy import TcpProxy
 from hub.settings import Settings
 from hub.stall_watchdog import EXIT_STALLED
+from hub.supervisor import Supervisor
 from hub.synthetic import province_events
-from tests.integration.helpers import HUB, hub_env
+from tests.integration.helpers import hub_env
 from tests.integration.read_models import LOG_COLUMNS, count_rows, project, publish, snapshot
 
 
@@ -37,37 +37,11 @@ def proxied(tmp_path: Path) -> Iterator[tuple[Settings, TcpProxy]]:
         yield settings, proxy
 
 
-class Supervised:
-    """`hub projections run` under a supervisor that starts it again whenever it exits (as compose's
-    ``restart: unless-stopped`` or `hub demo` do)."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.exits: list[int] = []
-        self.reasons: list[str] = []
-        self.child = self._start()
-
-    def _start(self) -> subprocess.Popen[str]:
-        args = [HUB, "projections", "run"]
-        return subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-    def tend(self) -> None:
-        if self.child.poll() is not None:
-            self.exits.append(self.child.returncode)
-            said = self.child.stderr.read() if self.child.stderr else ""
-            self.reasons.append(next((line for line in reversed(said.splitlines()) if line.strip()), "")[-200:])
-            self.child = self._start()
-
-    def stop(self) -> None:
-        self.child.terminate()
-        self.child.wait(timeout=30)  # the watchdog ends it even if it is stuck inside the client
-
-
 def test_projections_ride_out_network_cuts_and_end_equal_to_a_clean_pass(
     proxied: tuple[Settings, TcpProxy], tmp_path: Path
 ) -> None:
     settings, proxy = proxied
-    events = list(province_events(40_000))
+    events = list(province_events(20_000))
     publish(settings, events)
     cut_url, clean_url = f"sqlite:///{tmp_path}/cut.sqlite3", f"sqlite:///{tmp_path}/clean.sqlite3"
     env = hub_env(
@@ -77,7 +51,9 @@ def test_projections_ride_out_network_cuts_and_end_equal_to_a_clean_pass(
         kafka_session_timeout_ms="6000",
         kafka_stall_exit_s="8",
     )
-    runner = Supervised(env)
+    runner = Supervisor(env, max_restarts=None, backoff_s=0.2)  # as compose's restart: or `hub demo` do
+    child = runner.add("projections", ["projections", "run"], tmp_path / "projections.log")
+    runner.start()
     recovered: list[float] = []
 
     def progress_after(before: int, since: float) -> float:
@@ -106,13 +82,15 @@ def test_projections_ride_out_network_cuts_and_end_equal_to_a_clean_pass(
         runner.stop()
     print(
         f"\n{proxy.cuts} network cuts of 3 s; progress again {', '.join(f'{s:.1f}' for s in recovered)} s after "
-        f"each; the runner exited {len(runner.exits)} time(s) (codes {runner.exits}) and was started again"
+        f"each; the runner exited {len(child.exits)} time(s) (codes {child.exits}) and was started again"
     )
     assert proxy.cuts >= 2 and recovered, "the cuts happened while there was work left"
-    print("exit reasons:", runner.reasons)
-    # Exits are the crash-only kind: an UpstreamError the CLI reports (2) or the stall watchdog (75)
-    assert set(runner.exits) <= {2, EXIT_STALLED}, runner.reasons
-    assert all(r.startswith("error: ") or "HUB_KAFKA_STALL_EXIT_S" in r for r in runner.reasons), runner.reasons
+    said = (tmp_path / "projections.log").read_text().splitlines()
+    reasons = [line for line in said if line.startswith("error: ") or "HUB_KAFKA_STALL_EXIT_S" in line]
+    print("exit reasons:", reasons)
+    # Exits are the crash-only kind, each with its reason: an UpstreamError the CLI reports (2) or the
+    # stall watchdog (75)
+    assert set(child.exits) <= {2, EXIT_STALLED} and len(reasons) >= len(child.exits), said[-20:]
     project(settings, clean_url, expected=len(events))
     assert snapshot(cut_url, without=LOG_COLUMNS) == snapshot(clean_url, without=LOG_COLUMNS)
 

@@ -20,32 +20,16 @@ from hub.bootstrap import make_codec, make_connector_runner, make_engine
 from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
 from hub.events import event_id_for
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource
-from hub.ports import Record
+from hub.kafka_log import KafkaEventLog
 from hub.settings import Settings
 from tests.integration.helpers import HUB, hub_env, kill_repeatedly, run_to_end
-from tests.integration.read_models import fresh_topic
+from tests.integration.read_models import fresh_topic, read_records
 
 KEY = "integration-identity-key"
 
 
 def expected_ids(world: World) -> set[str]:
     return {str(event_id_for("ONESTOP", source_ref(seq), kind)) for seq, kind in world.expected()}
-
-
-def read_until_quiet(settings: Settings, topic: str, quiet_s: float = 3.0, timeout_s: float = 120) -> list[Record]:
-    """Everything on the topic, counted until nothing new arrived for ``quiet_s`` (no end offsets on Tansu)."""
-    source = KafkaRecordSource(settings, [topic])
-    records: list[Record] = []
-    last = time.monotonic()
-    deadline = last + timeout_s
-    while time.monotonic() - last < quiet_s and time.monotonic() < deadline:
-        batch = source.poll(max_records=5000, timeout_s=0.5)
-        if batch:
-            records.extend(batch)
-            last = time.monotonic()
-    source.close()
-    return records
 
 
 def connector_settings(kafka_settings: Settings, sim: OnestopSimulator, tmp_path: Path, **extra: object) -> Settings:
@@ -70,8 +54,8 @@ def make_runner(settings: Settings) -> tuple[ConnectorRunner, KafkaEventLog]:
     return make_connector_runner(upstream, settings, log), log
 
 
-def test_all_faults_on_5000_dossiers_give_exactly_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:
-    world = build_world(5000, seed=44)
+def test_all_faults_on_2500_dossiers_give_exactly_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:
+    world = build_world(2500, seed=44)  # 5000 by hand: same result, twice the time
     faults = Faults.realistic()  # every fault on; timeouts rarer and latency lower so the test stays quick
     faults.latency_ms, faults.timeout_rate, faults.timeout_s = 2, 0.005, 1.0
     with OnestopSimulator(world, faults) as sim:
@@ -83,11 +67,11 @@ def test_all_faults_on_5000_dossiers_give_exactly_the_ground_truth(kafka_setting
     assert all(faulted.get(kind, 0) > 0 for kind in ("timeout", "http500", "soap_fault", "drop")), faulted
     assert state.counters["duplicates_skipped"] > 0 and state.counters["retries"] > 0
 
-    events = read_until_quiet(settings, settings.dossier_topic)
+    events = read_records(settings, settings.dossier_topic, quiet_s=3)
     ids = Counter((r.header("event_id") or b"").decode() for r in events)
     assert set(ids) == expected_ids(world), "none missing, none extra"
     assert max(ids.values()) == 1, "none duplicated"
-    parked = read_until_quiet(settings, settings.dead_letter_topic, quiet_s=2)
+    parked = read_records(settings, settings.dead_letter_topic)
     reasons = {
         int((r.header("dlq.record_id") or b"0").decode()): (r.header("dlq.reason") or b"").decode() for r in parked
     }
@@ -122,7 +106,7 @@ def test_killing_the_connector_mid_page_loses_and_duplicates_nothing_in_effect(
         assert done.returncode == 0, done.stderr
     moved = [int(c) for c in cursors if c]
     assert len(set(moved)) >= 2 and max(moved) < len(world.changes), f"kills should land mid-feed: {cursors}"
-    ids = {(r.header("event_id") or b"").decode() for r in read_until_quiet(settings, settings.dossier_topic)}
+    ids = {(r.header("event_id") or b"").decode() for r in read_records(settings, settings.dossier_topic, quiet_s=3)}
     assert ids == expected_ids(world)
 
 

@@ -118,19 +118,19 @@ def realistic_store() -> PortalFaults:
 
 
 @pytest.mark.parametrize("results_hub", [(realistic_store(), "sqlite")], indirect=True)
-def test_5000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(results_hub: ResultsHub) -> None:
+def test_2000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(results_hub: ResultsHub) -> None:
     hub = results_hub
-    hub.add(4900)
+    hub.add(1900)
     sync = hub.policy()
     try:
         hub.settle(sync)
-        hub.add(100, start=4900, replaces={n: f"KQ{n - 4900:07d}" for n in range(4900, 4950)})  # 50 replace synced ones
+        hub.add(100, start=1900, replaces={n: f"KQ{n - 1900:07d}" for n in range(1900, 1950)})  # 50 replace synced ones
         hub.settle(sync)
     finally:
         sync.close()
         sync._log.close()  # type: ignore[attr-defined]
     store = hub.portal.store
-    assert len(store.results) == 5000
+    assert len(store.results) == 2000
     for event in hub.events:
         code, file = event.payload["result_code"], event.payload["file"]
         stored = store.results[code]
@@ -141,7 +141,7 @@ def test_5000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(res
             and stored.metadata["SoKyHieu"] == f"{event.payload['document_number']}"
         )
     assert max(store.registrations.values()) == 1, "no result registered twice"
-    replaced = {f"KQ{n - 4900:07d}" for n in range(4900, 4950)}
+    replaced = {f"KQ{n - 1900:07d}" for n in range(1900, 1950)}
     assert {c for c, r in store.results.items() if r.status == "THAY_THE"} == replaced
     log = read_log(hub.settings)
     synced = Counter(e.payload["result_code"] for e in log if e.event_type is EventType.RESULT_SYNCED)
@@ -152,7 +152,7 @@ def test_5000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(res
     assert counts["timeout"] > 0 and counts["http500"] > 0
     time.sleep(1.5)
     states = dict(hub.rows("SELECT state, count(*) FROM v_results GROUP BY state"))
-    assert states == {"synced": 4950, "replaced": 50}
+    assert states == {"synced": 1950, "replaced": 50}
     print(f"synced {len(synced)} counters {dict(sync.counters)} store {counts}")
 
 
