@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.vnpost.tracking import TrackingReceiver
+from hub.body_limit import BodyLimit
 from hub.ports import EventLog
 from hub.settings import Settings
 
@@ -25,34 +26,26 @@ __all__ = ["build_callback_app", "make_callback_app"]
 _NOT_JSON = object()
 
 
-async def _raw(request: Request, max_bytes: int) -> bytes | None:
-    """The body's bytes; None when larger than ``max_bytes`` (read no further than that)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        return None
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > max_bytes:
-            return None
-    return bytes(raw)
-
-
-async def _body(request: Request, max_bytes: int) -> Any:
-    """The parsed JSON body; None when too large, ``_NOT_JSON`` when it does not parse."""
-    raw = await _raw(request, max_bytes)
-    if raw is None:
-        return None
+async def _body(request: Request) -> Any:
+    """The parsed JSON body, ``_NOT_JSON`` when it does not parse (its size is checked by BodyLimit)."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         return _NOT_JSON
+
+
+def _too_large(path: str, max_bytes: int) -> dict[str, Any]:
+    """The 413 body each gateway understands."""
+    if "vnpost" in path:
+        return {"Status": "413", "Message": f"body larger than {max_bytes} bytes"}
+    return {"MaLoi": "02", "MoTa": f"body larger than {max_bytes} bytes"}
 
 
 def make_callback_app(
     *, paygov: IpnReceiver | None = None, vnpost: TrackingReceiver | None = None, max_bytes: int = 16_384
 ) -> FastAPI:
     app = FastAPI(title="motcua-hub callbacks")
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -63,9 +56,7 @@ def make_callback_app(
 
         @app.post("/callbacks/paygov/ipn")
         async def paygov_ipn(request: Request) -> JSONResponse:
-            body = await _body(request, max_bytes)
-            if body is None:
-                return JSONResponse({"MaLoi": "02", "MoTa": f"body larger than {max_bytes} bytes"}, status_code=413)
+            body = await _body(request)
             remote = request.client.host if request.client else None
             status, answer = await run_in_threadpool(receiver.receive, None if body is _NOT_JSON else body, remote)
             return JSONResponse(answer, status_code=status)
@@ -75,11 +66,7 @@ def make_callback_app(
 
         @app.post("/callbacks/vnpost/tracking")
         async def vnpost_tracking(request: Request) -> JSONResponse:
-            raw = await _raw(request, max_bytes)  # the signature covers the exact bytes
-            if raw is None:
-                return JSONResponse(
-                    {"Status": "413", "Message": f"body larger than {max_bytes} bytes"}, status_code=413
-                )
+            raw = await request.body()  # the signature covers the exact bytes
             remote = request.client.host if request.client else None
             signature = request.headers.get("x-signature")
             status, answer = await run_in_threadpool(tracking.receive, raw, signature, remote)

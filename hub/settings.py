@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     """Interface of the read API and dashboard (`hub api serve`)."""
     api_port: int = 8080
     """Port of the read API and dashboard."""
+    api_max_bytes: int = Field(default=65_536, gt=0)
+    """Largest request body the read API takes (413 above it; its few POST bodies are small filters)."""
     api_keys: SecretStr | None = None
     """API keys and their roles, ``KEY=viewer,KEY2=operator`` (keys of at least 16 characters); or HUB_API_KEYS_FILE."""
     api_keys_file: Path | None = None

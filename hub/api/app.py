@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from hub.api import dead_letters, dossiers, operations
 from hub.api.auth import ApiKeys, requires
 from hub.api.metrics import HubCollector
+from hub.body_limit import BodyLimit
 from hub.bootstrap import make_engine, make_log_end
 from hub.business_clock import BusinessClock
 from hub.errors import HubError
@@ -34,6 +35,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
         "indicator reports of the one-stop integration hub. Every route but /healthz needs an X-API-Key: "
         "viewer keys read; operator keys also re-drive dead letters.",
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_bytes)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
     app.state.keys = keys
