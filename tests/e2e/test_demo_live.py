@@ -96,11 +96,13 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
         if demo.poll() is None:
             demo.send_signal(signal.SIGINT)  # what Ctrl-C does
         try:
-            rest, _ = demo.communicate(timeout=60)
+            demo.wait(timeout=60)  # what it prints while stopping is a few lines: the pipe does not fill
         except subprocess.TimeoutExpired:
             demo.kill()
-            rest, _ = demo.communicate()
-        output.append(rest or "")
+            demo.wait()
+        # Read through the text stream: communicate() would read the pipe beneath it and lose what
+        # readline() above had already buffered (the line with the operator key, printed right after).
+        output.append(demo.stdout.read() if demo.stdout else "")
     assert demo.returncode == 0, "".join(output)
     assert "stopped; read store and logs kept" in "".join(output)
     time.sleep(0.5)
