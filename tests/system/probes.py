@@ -59,7 +59,10 @@ class Progress:
             except httpx.HTTPError:
                 return False
         if name in self._external:
-            return self._external[name]()
+            try:
+                return self._external[name]()
+            except RuntimeError:  # a simulator thread changed the dict being summed: ask again next time
+                return None
         try:
             with self.engine.connect() as conn:
                 value = conn.exec_driver_sql(self._sql[name]).scalar()
@@ -106,9 +109,8 @@ class LatencyProbe:
             for i, e in enumerate(events)
             if e is not None and i % self.every == 0
         ]
-        self.samples = sorted(
-            picked, key=lambda s: self.traffic.revealed_at(s[0], s[1]) if self.traffic.started else s[1]
-        )
+        # in reveal order (both feeds interleaved), which ``poll`` relies on
+        self.samples = sorted(picked, key=lambda s: (s[1] + 1) / self.traffic.rates[s[0]])
 
     def poll(self) -> None:
         now = time.monotonic()

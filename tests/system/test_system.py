@@ -15,13 +15,13 @@ from tests.system.harness import RunConfig, run_system
 def test_the_whole_hub_loses_nothing_duplicates_nothing_and_lets_no_forgery_in_under_every_fault(
     tmp_path: Path,
 ) -> None:
-    report = run_system(RunConfig(dossiers=350, rate=100, scenario="all", settle_timeout_s=420), tmp_path)
+    report = run_system(RunConfig(dossiers=250, rate=80, scenario="all", settle_timeout_s=420), tmp_path)
     f = report.figures
     print(report.json_line())  # the figures behind the closing note (pytest -s)
     assert f["settled"], "the hub did not come to rest after the traffic and the faults"
     assert report.problems == []
     assert f["events_lost"] == 0 and f["duplicates"] == 0 and f["rows_differing_from_clean_pass"] == 0
-    assert f["events_processed"] > f["upstream_events_expected"] > 2500
+    assert f["events_processed"] > f["upstream_events_expected"] > 1800
     # Each fault happened and was recovered from with no operator: every process was killed once and
     # started again by its supervisor; the outages made processes exit (crash-only) and come back.
     assert len(f["recovery_s"]) == len(HUB_PROCESSES) + 4
