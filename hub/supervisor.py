@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -28,6 +28,7 @@ class Child:
     restarts: int = 0
     exits: list[int] = field(default_factory=list)
     started_at: float = 0.0  # monotonic, of the current incarnation
+    stopped: bool = False  # stopped on purpose: not started again
     log_file: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
@@ -86,7 +87,7 @@ class Supervisor:
         restarted: list[Child] = []
         now = time.monotonic()
         for child in self.children:
-            if child.alive() or child.process is None:
+            if child.alive() or child.process is None or child.stopped:
                 continue
             if self.max_restarts is not None and child.restarts >= self.max_restarts:
                 continue
@@ -103,13 +104,16 @@ class Supervisor:
             restarted.append(child)
         return restarted
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        """SIGINT to every child, SIGKILL for those still there after ``grace_s``."""
-        for child in self.children:
+    def stop(self, grace_s: float = 10.0, only: Collection[str] | None = None) -> None:
+        """SIGINT to every child (or those named in ``only``), SIGKILL for those still there after ``grace_s``;
+        a stopped child is not started again."""
+        chosen = [c for c in self.children if only is None or c.name in only]
+        for child in chosen:
+            child.stopped = True
             if child.alive() and child.process is not None:
                 child.process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + grace_s
-        for child in self.children:
+        for child in chosen:
             if child.process is None:
                 continue
             try:

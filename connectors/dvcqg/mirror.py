@@ -11,8 +11,9 @@ Exactly-once in effect on the portal:
 - every call carries an Idempotency-Key derived from what it sends (dossier code + version for the
   record; the step event ids, attempt and round for a batch), so the same call made again (after a
   crash between the call and saving its outcome) replays the portal's answer, never re-applies;
-- after an attempt whose outcome is unknown (timeout, 5xx, broken connection) the next attempt first
-  reads the portal's copy (``TraCuuHoSo``) and counts the steps it already holds;
+- after an attempt whose outcome is unknown (timeout, 5xx, broken connection, or a process killed
+  before it saved the outcome) the next attempt first reads the portal's copy (``TraCuuHoSo``) and
+  counts the steps it already holds;
 - events go to the log before our memory (hub_dvcqg_mirror) is saved: a crash between the two
   re-sends under the same keys, and the event ids are deterministic.
 While the read models replay, nothing is sent (hub/policy_marks.py).
@@ -20,6 +21,7 @@ While the read models replay, nothing is sent (hub/policy_marks.py).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections import Counter
@@ -268,6 +270,10 @@ class NationalMirror(Looping):
         works = self.store.pending(self.options.batch, max_attempts=self.options.max_attempts)
         if not works:
             return 0
+        # Until commit, what the portal got from this pass is unknown: a process killed in between must
+        # look (TraCuuHoSo) before sending steps again, since new steps may make its batches, and so
+        # their Idempotency-Keys, differ (found by the system test: steps held twice after a SIGKILL).
+        self.store.save(dataclasses.replace(w.outbox, uncertain=True) for w in works)
         events = self.map(self.sync, works)
         self.commit(works, events)
         return len(works)

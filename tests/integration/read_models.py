@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.dvcqg.mirror_payload import step_item, step_key
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.events import Event
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
@@ -15,7 +17,8 @@ from hub.ports import Projection, Record
 from hub.projection_runner import RunTotals
 from hub.projection_store import activate_first_generation
 from hub.settings import Settings
-from projections.registry import PROJECTIONS
+from projections.dossier_fold import STEP_TYPES
+from projections.registry import PROJECTIONS, projection
 
 LOG_COLUMNS = {"log_partition", "log_offset"}
 
@@ -181,3 +184,17 @@ def read_store(request: Any, database: str, tmp_path: Any) -> str:
 
         return create_database(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path}/read.sqlite3"
+
+
+def timeline_steps(url: str) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Per dossier, the steps the portal should hold: one per timeline row of a step event type."""
+    table = projection("timeline").tables(1)[0]  # typed columns: times come back as datetimes
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = list(conn.execute(sa.select(table).where(table.c.event_type.in_([t.value for t in STEP_TYPES]))))
+    engine.dispose()
+    out: dict[str, Counter[tuple[Any, ...]]] = {}
+    for r in found:
+        row = dict(r._mapping)
+        out.setdefault(row["dossier_code"], Counter())[step_key(step_item(row["dossier_code"], row))] += 1
+    return out

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from connectors.dvcqg.client import DvcqgClient
 from connectors.dvcqg.mirror import NationalMirror
-from connectors.dvcqg.mirror_payload import step_item, step_key
+from connectors.dvcqg.mirror_payload import step_key
 from connectors.dvcqg.reconcile import reconcile
 from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
 from connectors.dvcqg.world import build_portal_world
@@ -33,7 +33,7 @@ from hub.settings import Settings
 from projections.dossier_fold import STEP_TYPES
 from projections.registry import projection
 from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import project
+from tests.integration.read_models import project, timeline_steps
 from tests.integration.test_onestop_connector import connector_settings, make_runner
 
 STEP_KINDS = {kind for kind, event in CHANGE_KINDS.items() if event in {t.value for t in STEP_TYPES}}
@@ -120,20 +120,6 @@ def rows(url: str, query: str) -> list[Any]:
         found = list(conn.exec_driver_sql(query))
     engine.dispose()
     return found
-
-
-def timeline_steps(url: str) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Per dossier, the steps the portal should hold: one per timeline row of a step event type."""
-    table = projection("timeline").tables(1)[0]  # typed columns: times come back as datetimes
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        found = list(conn.execute(sa.select(table).where(table.c.event_type.in_([t.value for t in STEP_TYPES]))))
-    engine.dispose()
-    out: dict[str, Counter[tuple[Any, ...]]] = {}
-    for r in found:
-        row = dict(r._mapping)
-        out.setdefault(row["dossier_code"], Counter())[step_key(step_item(row["dossier_code"], row))] += 1
-    return out
 
 
 def test_2000_dossiers_are_mirrored_exactly_despite_faults_and_expiring_tokens(

@@ -153,9 +153,13 @@ def run_system(config: RunConfig, workdir: Path, echo: Callable[[str], None] = p
             report.figures["exit_codes"] = {c.name: sorted(set(c.exits)) for c in supervisor.children if c.exits}
             report.figures["simulator_faults"] = sims.counters()
         finally:
-            supervisor.stop()
+            # Producers first, then the projections once they have read everything the others wrote
+            # (a policy stopping mid-reconciliation still publishes what it found).
+            supervisor.stop(only=[name for name in HUB_PROCESSES if name != "projections"])
             if progress is not None:
+                _drained(progress)
                 progress.close()
+            supervisor.stop()
         echo("hub stopped; comparing with the ground truth ...")
         verdict = verify(settings, engine, postgres.url, truth, sims)
         engine.dispose()
@@ -203,6 +207,16 @@ def _drive(
             return True
         if now - traffic.started > traffic.duration_s + config.settle_timeout_s:
             return False
+
+
+def _drained(progress: Progress, quiet_s: float = 5.0, timeout_s: float = 120.0) -> None:
+    """Wait until the projections' offsets have not moved for ``quiet_s``."""
+    last, since, deadline = progress.of("projections"), time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = progress.of("projections")
+        if now != last:
+            last, since = now, time.monotonic()
 
 
 def _status(engine: sa.Engine, elapsed_s: float, supervisor: Supervisor, injector: Injector) -> str:

@@ -11,13 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.dvcqg.mirror_payload import step_key
 from connectors.paygov.simulator import FAILED, SUCCESS
 from connectors.vnpost.codes import ORDER_TYPES
 from hub.events import Event, EventType
 from hub.local.postgres import create_database
 from hub.settings import Settings
 from projections.payments import payment_ref
-from tests.integration.read_models import LOG_COLUMNS, project, read_log, read_records, snapshot
+from tests.integration.read_models import LOG_COLUMNS, project, read_log, read_records, snapshot, timeline_steps
 from tests.system.scenario import Simulators, Truth
 
 __all__ = ["Verdict", "verify"]
@@ -108,7 +109,12 @@ def _clean_pass(v: Verdict, settings: Settings, engine: sa.Engine, server_url: s
     theirs = snapshot(clean, without=LOG_COLUMNS)
     differing = {name: len(set(rows) ^ set(theirs[name])) for name, rows in ours.items()}
     v.figures["rows_differing_from_clean_pass"] = sum(differing.values())
-    v.check(not any(differing.values()), f"read models differ from a clean pass: {differing}")
+    examples = []
+    for name, rows in ours.items():
+        only_ours, only_clean = set(rows) - set(theirs[name]), set(theirs[name]) - set(rows)
+        examples += [f"{name} here: {str(r)[:400]}" for r in sorted(only_ours, key=str)[:2]]
+        examples += [f"{name} clean: {str(r)[:400]}" for r in sorted(only_clean, key=str)[:2]]
+    v.check(not any(differing.values()), f"read models differ from a clean pass: {differing}; {examples}")
 
 
 def _mirror(v: Verdict, engine: sa.Engine, sims: Simulators) -> None:
@@ -121,6 +127,11 @@ def _mirror(v: Verdict, engine: sa.Engine, sims: Simulators) -> None:
     wrong = [r[0] for r in rows if r[0] not in held or held[r[0]].get("TrangThaiHoSo") != r[1]]
     pending = [r[0] for r in rows if r[2] or r[3] != r[4]]
     extra = set(held) - {r[0] for r in rows}
+    expected = timeline_steps(engine.url.render_as_string(hide_password=False))
+    steps = sims.portal.state.steps
+    odd = [r[0] for r in rows if Counter(step_key(s) for s in steps.get(r[0], [])) != expected.get(r[0], Counter())]
+    v.check(not odd, f"{len(odd)} dossiers whose steps at the portal differ from the timeline's, e.g. {odd[:3]}")
+    v.figures["mirrored_steps"] = sum(len(s) for s in steps.values())
     v.figures["mirrored_dossiers"] = len(held)
     v.check(not wrong, f"{len(wrong)} dossiers whose national status differs at the portal, e.g. {wrong[:3]}")
     v.check(not pending and not extra, f"mirror: {len(pending)} still pending, {len(extra)} unknown to the hub")
