@@ -31,7 +31,7 @@ from hub.settings import Settings
 from hub.sql_store import make_engine, migrate
 from hub.supervisor import Supervisor
 
-__all__ = ["HUB_PROCESSES", "child_env", "hub_variables", "run_live_demo"]
+__all__ = ["HUB_PROCESSES", "add_hub_processes", "child_env", "hub_variables", "prepare_hub", "run_live_demo"]
 
 _RESTARTS = 5
 _WORLD_START = "2026-03-02T07:30:00+07:00"  # connectors.onestop.world.build_world: the first dossier's morning
@@ -98,6 +98,21 @@ def child_env(variables: dict[str, str]) -> dict[str, str]:
     return env | {f"HUB_{k}": v for k, v in variables.items()} | {"PYTHONUNBUFFERED": "1"}
 
 
+def prepare_hub(variables: dict[str, str]) -> tuple[Settings, sa.Engine]:
+    """The settings ``variables`` make, with the hub's topics created and its read store migrated."""
+    settings = Settings.model_validate({k.lower(): v for k, v in variables.items()})
+    ensure_topics(settings, [*hub_topics(settings), *monitoring_topics(settings)])
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return settings, engine
+
+
+def add_hub_processes(supervisor: Supervisor, logs: Path) -> None:
+    """Every process in HUB_PROCESSES, each logging to ``logs``/NAME.log."""
+    for name, args in HUB_PROCESSES.items():
+        supervisor.add(name, list(args), logs / f"{name}.log")
+
+
 def run_live_demo(
     settings: Settings,
     *,
@@ -138,13 +153,8 @@ def run_live_demo(
             "CLOCK_START": _WORLD_START,
             "CLOCK_ANCHOR": str(time.time() + 15),  # the province's day starts once the processes are up
         }
-        env = child_env(variables)
-        child_settings = Settings.model_validate({k.lower(): v for k, v in variables.items()})
-        ensure_topics(child_settings, [*hub_topics(child_settings), *monitoring_topics(child_settings)])
-        engine = make_engine(database_url)
-        migrate(engine)
-
-        supervisor = Supervisor(env, max_restarts=_RESTARTS, backoff_s=0.5, echo=echo)
+        _, engine = prepare_hub(variables)
+        supervisor = Supervisor(child_env(variables), max_restarts=_RESTARTS, backoff_s=0.5, echo=echo)
 
         def add(name: str, *args: str) -> None:
             supervisor.add(name, list(args), data / "logs" / f"{name}.log")
@@ -154,8 +164,7 @@ def run_live_demo(
             "simulators", "run", "all", "--port", str(base), "--dossiers", str(dossiers), "--faults", "realistic",
             "--live", "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
         )  # fmt: skip
-        for name, args in HUB_PROCESSES.items():
-            add(name, *args)
+        add_hub_processes(supervisor, data / "logs")
         supervisor.start()
         echo(f"started {len(supervisor.children)} processes; their logs: {data / 'logs'}")
         wait_for_port(api_port, 60, alive=supervisor.child("api").alive)

@@ -19,15 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.demo_live import HUB_PROCESSES, child_env, hub_variables
-from hub.kafka_log import ensure_topics, hub_topics
+from hub.demo_live import HUB_PROCESSES, add_hub_processes, child_env, hub_variables, prepare_hub
 from hub.local.ports import free_port, wait_for_port
 from hub.local.postgres import ThrowawayPostgres, create_database
 from hub.local.tansu import EmbeddedBroker
 from hub.local.tcp_proxy import TcpProxy
-from hub.monitoring.worker import monitoring_topics
-from hub.settings import Settings
-from hub.sql_store import make_engine, migrate
 from hub.supervisor import Supervisor
 from tests.system.faults import Fault, Injector, profile_of, schedule
 from tests.system.probes import LatencyProbe, PeakRss, Progress
@@ -122,14 +118,10 @@ def run_system(config: RunConfig, workdir: Path, echo: Callable[[str], None] = p
             )
             | _RUN_VARIABLES
         )
-        settings = Settings.model_validate({k.lower(): v for k, v in variables.items()})
+        settings, engine = prepare_hub(variables)
         truth = province.truth(settings.identity_key_bytes())
-        ensure_topics(settings, [*hub_topics(settings), *monitoring_topics(settings)])
-        engine = make_engine(database_url)
-        migrate(engine)
         supervisor = Supervisor(child_env(variables), max_restarts=None, backoff_s=1.0, echo=echo)
-        for name, args in HUB_PROCESSES.items():
-            supervisor.add(name, list(args), workdir / "logs" / f"{name}.log")
+        add_hub_processes(supervisor, workdir / "logs")
         try:
             supervisor.start()
             wait_for_port(api_port, 90, alive=supervisor.child("api").alive)
