@@ -35,5 +35,7 @@ def test_the_whole_hub_loses_nothing_duplicates_nothing_and_lets_no_forgery_in_u
     assert forged["rejected"] + forged["undelivered"] == forged["sent"]
     # The simulators' faults really fired.
     sims = f["simulator_faults"]
-    assert sims["onestop"].get("timeout") and sims["dvcqg"].get("corrupted_uploads") and sims["paygov"].get("http500")
+    # (At this scale PayGov sees ~40 calls: any one kind may by chance not fire, so its kinds count together.)
+    paygov_faults = sum(sims["paygov"].get(kind, 0) for kind in ("http500", "timeout", "ipn_lost"))
+    assert sims["onestop"].get("timeout") and sims["dvcqg"].get("corrupted_uploads") and paygov_faults
     assert json.loads(report.json_line())["events_lost"] == 0
