@@ -19,9 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +66,10 @@ class NationalStore:
     feed: list[dict[str, Any]] = field(default_factory=list)
     corrupt_upload_rate: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # The files live as long as the store: a test suite starts hundreds of simulators.
+        weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)
 
     def view(self, r: StoredResult) -> dict[str, Any]:
         sha, size, media = self.files.get(r.file_id, ("", 0, ""))
