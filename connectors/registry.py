@@ -41,7 +41,12 @@ class ConnectorSpec:
 def _onestop(settings: Settings) -> Upstream:
     from connectors.onestop.client import OnestopUpstream
 
-    return OnestopUpstream(settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s)
+    return OnestopUpstream(
+        settings.onestop_url,
+        settings.identity_key_bytes(),
+        timeout_s=settings.onestop_timeout_s,
+        parallel_calls=settings.onestop_parallel_calls,
+    )
 
 
 def dvcqg_client(settings: Settings) -> DvcqgClient:

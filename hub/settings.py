@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     """SOAP endpoint of the provincial one-stop system (the WSDL is shipped; only the address varies)."""
     onestop_timeout_s: float = 10.0
     """Connect and read timeout of each one-stop call (zeep's own default is none)."""
+    onestop_parallel_calls: int = Field(default=8, ge=1, le=64)
+    """Digitised-result lookups (LayKetQuaSoHoa) of one page made at the same time."""
     dvcqg_url: str = "http://127.0.0.1:8091/"
     """Base URL of the national portal's integration API (DVCQG)."""
     dvcqg_client_id: str = "motcua-hub"

@@ -4,12 +4,14 @@ library errors converted to UpstreamError, and digitised results enriched with t
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import requests
 import zeep
 import zeep.exceptions
+from requests.adapters import HTTPAdapter
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
 
@@ -42,10 +44,26 @@ class OnestopUpstream:
 
     name = "onestop"
 
-    def __init__(self, url: str, identity_key: bytes, *, timeout_s: float = 10.0, wsdl: Path = WSDL) -> None:
+    def __init__(
+        self,
+        url: str,
+        identity_key: bytes,
+        *,
+        timeout_s: float = 10.0,
+        parallel_calls: int = 8,
+        wsdl: Path = WSDL,
+    ) -> None:
+        if parallel_calls < 1:
+            raise ValueError("parallel_calls must be at least 1")
         self.endpoint = url.rstrip("/") + "/"
         self.identity_key = identity_key
+        # A page's digitised results are looked up side by side: one by one, a page of 200 changes
+        # with a few slow or timed-out lookups took tens of seconds (zeep clients share safely).
+        self._lookups = ThreadPoolExecutor(parallel_calls, thread_name_prefix="onestop-lookup")
         session = requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=parallel_calls + 1)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         transport = Transport(session=session, timeout=timeout_s, operation_timeout=timeout_s)
         settings = zeep.Settings(strict=False, forbid_external=True)  # offline: never fetch remote schemas
         client = zeep.Client(str(wsdl), transport=transport, settings=settings)
@@ -70,12 +88,19 @@ class OnestopUpstream:
         last = page.get("MaThayDoiCuoi")
         next_cursor = last if isinstance(last, int) and last >= after else after
         raws = sorted(({k: v for k, v in item.items() if v is not None} for item in items), key=_seq)
+        lookups: dict[int, Future[dict[str, Any] | None]] = {
+            i: self._lookups.submit(self.result_metadata, str(raw["Ma"]))
+            for i, raw in enumerate(raws)
+            if raw.get("LoaiThayDoi") == "SO_HOA" and raw.get("Ma")
+        }
         records: list[UpstreamRecord] = []
-        for raw in raws:
-            if raw.get("LoaiThayDoi") == "SO_HOA" and raw.get("Ma"):
+        for i, raw in enumerate(raws):
+            if i in lookups:
                 try:
-                    raw[ENRICHMENT_KEY] = self.result_metadata(str(raw["Ma"]))
+                    raw[ENRICHMENT_KEY] = lookups[i].result()
                 except UpstreamError:
+                    for later in lookups.values():
+                        later.cancel()
                     if not records or _seq(raw) <= after:
                         raise
                     # Keep what is complete; the cursor stops before this record, which is asked for again.
