@@ -1,6 +1,10 @@
 """Records/s from the one-stop simulator (SOAP) to events acknowledged by the broker.
 
     ./dev python bench/connector_onestop.py [--dossiers 2000] [--page 500] [--faults none|realistic]
+        [--parallel 8] [--latency-ms N]
+
+``--latency-ms`` sets the simulator's answer time (a one-stop across the province's network rather
+than on loopback); ``--parallel`` is HUB_ONESTOP_PARALLEL_CALLS.
 
 Starts the embedded broker and the simulator on loopback, runs the connector until the feed is
 drained, and prints the figures; the last line is one JSON object.
@@ -30,9 +34,13 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=2000)
     parser.add_argument("--page", type=int, default=500)
     parser.add_argument("--faults", choices=["none", "realistic"], default="none")
+    parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, default=None)
     args = parser.parse_args()
     world = build_world(args.dossiers, seed=99)
     faults = Faults.realistic() if args.faults == "realistic" else Faults()
+    if args.latency_ms is not None:
+        faults.latency_ms = args.latency_ms
     with EmbeddedBroker() as broker, OnestopSimulator(world, faults) as sim, tempfile.TemporaryDirectory() as tmp:
         suffix = uuid.uuid4().hex[:8]
         settings = Settings(
@@ -46,7 +54,9 @@ def main() -> None:
         )
         ensure_topics(settings, [TopicSpec(settings.dossier_topic, 12, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
         log = KafkaEventLog(settings, make_codec(settings))
-        upstream = OnestopUpstream(sim.url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s)
+        upstream = OnestopUpstream(
+            sim.url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s, parallel_calls=args.parallel
+        )
         runner = make_connector_runner(upstream, settings, log)
         started = time.perf_counter()
         state = runner.run(idle_exit_s=0)
@@ -61,6 +71,8 @@ def main() -> None:
         "soap_calls": requests,
         "parked": c["parked"],
         "faults": args.faults,
+        "parallel_calls": args.parallel,
+        "latency_ms": faults.latency_ms,
     }
     print(
         f"{c['records_read']:,} change records from {args.dossiers:,} dossiers in {elapsed:.1f}s "

@@ -1,5 +1,5 @@
-"""How the one-stop client assembles a page: digitised-result lookups run side by side, and a failed
-lookup ends the page just before its record (which is then asked for again), in feed order."""
+"""How the one-stop client assembles a page: digitised-result lookups run side by side, a failed one
+is asked again, and one that keeps failing ends the page just before its record, in feed order."""
 
 from __future__ import annotations
 
@@ -55,7 +55,22 @@ def test_lookups_of_a_page_run_at_the_same_time() -> None:
     assert page.next_cursor == "7"
 
 
-def test_a_failed_lookup_ends_the_page_before_its_record() -> None:
+def test_a_lookup_that_fails_once_is_asked_again_and_the_page_is_whole() -> None:
+    failed: list[str] = []
+
+    def lookup(code: str) -> dict[str, Any]:
+        if code == "R3" and not failed:
+            failed.append(code)
+            raise UpstreamError("one-stop LayKetQuaSoHoa failed: HTTPError: 500")
+        return {"Ma": code}
+
+    page = ScriptedOnestop(feed("RSSR"), lookup).fetch(None, 100)
+    assert failed == ["R3"]
+    assert [r.raw.get(ENRICHMENT_KEY) for r in page.records] == [None, {"Ma": "R2"}, {"Ma": "R3"}, None]
+    assert page.next_cursor == "4"
+
+
+def test_a_lookup_that_keeps_failing_ends_the_page_before_its_record() -> None:
     def lookup(code: str) -> dict[str, Any]:
         if code == "R5":
             raise UpstreamError("one-stop LayKetQuaSoHoa failed: ReadTimeout")
