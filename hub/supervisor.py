@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from hub.local.parent_death import ending_with_parent
+
 __all__ = ["Child", "Supervisor"]
 
 
@@ -40,6 +42,7 @@ class Child:
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=ending_with_parent(),
         )
         self.started_at = time.monotonic()
 

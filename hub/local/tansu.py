@@ -7,12 +7,14 @@ Good for the demo and tests; it loses everything on restart and reports wrong en
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from hub.errors import ConfigError
+from hub.local.parent_death import ending_with_parent
 from hub.local.ports import free_port, wait_for_port
 
 __all__ = ["EmbeddedBroker", "tansu_binary"]
@@ -66,6 +68,7 @@ class EmbeddedBroker:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=ending_with_parent(signal.SIGKILL),
         )
         process = self._process
         try:
