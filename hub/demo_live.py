@@ -124,7 +124,9 @@ def run_live_demo(
     echo: Callable[[str], None],
     run_for_s: float | None = None,
 ) -> None:
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as Ctrl-C does
+    # SIGTERM stops as Ctrl-C does; SIGINT is set too because a shell starting us in the background
+    # (`hub demo &`, a CI script) hands us SIGINT ignored, and then Ctrl-C/`kill -INT` did nothing.
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     broker = EmbeddedBroker().start() if embedded else None
     supervisor: Supervisor | None = None
     try:
@@ -187,7 +189,8 @@ def run_live_demo(
             supervisor.stop()
         if broker is not None:
             broker.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         echo(f"stopped; read store and logs kept in {data}")
 
 
