@@ -13,9 +13,11 @@ import zeep
 import zeep.exceptions
 from requests.adapters import HTTPAdapter
 from zeep.helpers import serialize_object
+from zeep.loader import parse_xml
 from zeep.transports import Transport
 
 from connectors.json_api import read_retrying
+from connectors.onestop.fast_reply import NotPlainError, read_reply
 from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
 from connectors.record_fields import redact_identities
 from hub.errors import UpstreamError
@@ -72,10 +74,14 @@ class OnestopUpstream:
         transport = Transport(session=session, timeout=timeout_s, operation_timeout=timeout_s)
         settings = zeep.Settings(strict=False, forbid_external=True)  # offline: never fetch remote schemas
         client = zeep.Client(str(wsdl), transport=transport, settings=settings)
+        self._client, self._transport = client, transport
         self._service = client.create_service(_SERVICE_BINDING, self.endpoint)
+        self._feed_operation = client.wsdl.bindings[_SERVICE_BINDING].get("LayDanhSachThayDoi")
 
     def _call(self, operation: str, *args: Any) -> Any:
         try:
+            if operation == "LayDanhSachThayDoi":
+                return self._read_feed(*args)
             return serialize_object(getattr(self._service, operation)(*args), dict)
         except zeep.exceptions.Fault as exc:
             raise UpstreamError(f"one-stop refused {operation}: {exc.message}") from exc
@@ -84,6 +90,19 @@ class OnestopUpstream:
         except (AttributeError, ValueError, TypeError, LookupError) as exc:
             # zeep trips over replies it cannot parse (an empty 200, a cut-off body): still the upstream's fault
             raise UpstreamError(f"one-stop {operation} sent an unreadable reply: {type(exc).__name__}: {exc}") from exc
+
+    def _read_feed(self, *args: Any) -> Any:
+        """The change feed's reply read by fast_reply (the hot path); zeep reads anything else (Faults)."""
+        with self._client.settings(raw_response=True):
+            response = self._service.LayDanhSachThayDoi(*args)
+        if response.status_code == 200 and response.content:
+            envelope = parse_xml(response.content, self._transport, settings=self._client.settings)
+            try:
+                return read_reply(envelope, self._feed_operation)
+            except NotPlainError:
+                pass
+        binding = self._client.wsdl.bindings[_SERVICE_BINDING]
+        return serialize_object(binding.process_reply(self._client, self._feed_operation, response), dict)
 
     def fetch(self, cursor: str | None, limit: int) -> Page:
         after = int(cursor) if cursor else 0

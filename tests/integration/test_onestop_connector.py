@@ -181,3 +181,34 @@ def test_dossier_detail_and_digitised_file_operations() -> None:
         content = urllib.request.urlopen(meta["TepTin"]["DuongDan"], timeout=10).read()
         assert hashlib.sha256(content).hexdigest() == digitised.sha256
         assert upstream.result_metadata("KQ-khong-co") is None
+
+
+def test_the_feed_read_without_zeeps_objects_equals_zeeps_reading() -> None:
+    """fast_reply against zeep over every page of a province with malformed records, and a Fault."""
+    import pytest
+    from zeep.exceptions import Fault
+    from zeep.helpers import serialize_object
+
+    world = build_world(600, seed=53, malformed_rate=0.05)
+    with OnestopSimulator(world) as sim:
+        upstream = OnestopUpstream(sim.url, b"k" * 16, timeout_s=5)
+        after, pages, changes = 0, 0, []
+        while True:
+            fast = upstream._read_feed(after, 97)
+            slow = serialize_object(upstream._service.LayDanhSachThayDoi(after, 97), dict)
+            assert fast == slow
+            page = fast["DanhSachThayDoi"]["ThayDoi"]
+            assert [{k: type(v) for k, v in c.items()} for c in page] == [
+                {k: type(v) for k, v in c.items()} for c in slow["DanhSachThayDoi"]["ThayDoi"]
+            ]
+            pages, changes = pages + 1, changes + page
+            if not fast["ConDuLieu"]:
+                break
+            after = fast["MaThayDoiCuoi"]
+        assert len(changes) == len(world.changes) and pages > 5
+        # the nested parts were there to compare: fee lists, identity blocks
+        assert sum(1 for c in changes if c["DanhSachLePhi"]) > 50
+        assert sum(1 for c in changes if c["DinhDanhCHS"]) > 50
+        sim.faults.soap_fault_rate = 1.0
+        with pytest.raises(Fault):
+            upstream._read_feed(0, 10)
