@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -192,7 +193,7 @@ def test_the_feed_read_without_zeeps_objects_equals_zeeps_reading() -> None:
     world = build_world(600, seed=53, malformed_rate=0.05)
     with OnestopSimulator(world) as sim:
         upstream = OnestopUpstream(sim.url, b"k" * 16, timeout_s=5)
-        after, pages, changes = 0, 0, []
+        after, pages, changes = 0, 0, list[dict[str, Any]]()
         while True:
             fast = upstream._read_feed(after, 97)
             slow = serialize_object(upstream._service.LayDanhSachThayDoi(after, 97), dict)
