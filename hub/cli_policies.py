@@ -52,7 +52,7 @@ def list_policies() -> None:
 def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every: float | None) -> None:
     """Run a policy until stopped (SIGTERM/Ctrl-C finish the pass in flight). Needs `hub projections run`
     on the same read store: policies act on the projections (dossier_state, timeline, payments, postal)."""
-    from connectors.dvcqg.reconcile import reconcile as check
+    from connectors.dvcqg.reconcile import ReconcileReport, RollingReconcile
 
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
@@ -62,11 +62,10 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
         mirror = national_mirror(settings, log)
         period = settings.dvcqg_reconcile_interval_s if reconcile_every is None else reconcile_every
 
-        def periodic() -> None:
-            report = check(mirror)
+        def finished(report: ReconcileReport) -> None:
             click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
 
-        every.append((period, periodic))
+        every.append((0.2, RollingReconcile(mirror, period, finished)))  # a page per call, between passes
         policy: Policy = mirror
         click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
     elif name == "results-sync":

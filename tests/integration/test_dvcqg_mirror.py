@@ -7,6 +7,7 @@ with the hub's dossier state and timeline, and with the one-stop world's ground 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 from connectors.dvcqg.client import DvcqgClient
 from connectors.dvcqg.mirror import NationalMirror
 from connectors.dvcqg.mirror_payload import step_key
-from connectors.dvcqg.reconcile import reconcile
+from connectors.dvcqg.reconcile import ReconcileReport, RollingReconcile, reconcile
 from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
 from connectors.dvcqg.world import build_portal_world
 from connectors.onestop.simulator import OnestopSimulator
@@ -244,6 +245,21 @@ def test_corrupted_statuses_are_detected_reported_and_repaired(kafka_settings: S
             still = reconcile(hub.mirror)
             assert still.divergent == len(corrupted) and still.repaired == 0
             assert still.repair_failed == len(corrupted)
+            # The running mirror checks the same a page per call, mirroring in between (RollingReconcile).
+            now, rounds, checked = [0.0], list[ReconcileReport](), list[int]()
+            rolling = RollingReconcile(hub.mirror, 60, rounds.append, page=40, clock=lambda: now[0])
+            rolling()
+            assert rolling.report is None and not rounds, "nothing before its period"
+            now[0] = 61
+            while not rounds:
+                rolling()
+                checked.append(rolling.report.checked if rolling.report else rounds[0].checked)
+                assert hub.mirror.tick() == 0  # the mirror's own passes run between pages
+            assert all(b - a <= 40 for a, b in itertools.pairwise([0, *checked]))
+            assert len(checked) == -(-still.checked // 40) + 1  # the last call finds the end
+            assert rounds[0].summary() == still.summary()
+            rolling()
+            assert rolling.report is None and len(rounds) == 1, "the next round waits for the period again"
             portal.faults.corrupt_statuses = False
             env = hub_env(
                 hub.settings,
