@@ -20,6 +20,7 @@ from hub.codec import EventCodec
 from hub.consuming import decode_batch
 from hub.dead_letters import DeadLetters
 from hub.errors import HubError, UpstreamError
+from hub.events import Event
 from hub.ports import Projection, Record, RecordSource, TopicPartition
 from hub.projection_store import lock_generation, lock_offsets, read_offsets, store_offsets
 
@@ -51,6 +52,16 @@ class RunTotals(BatchResult):
         self.skipped += batch.skipped
         self.parked += batch.parked
         self.batches += 1
+
+
+def _at_or_above(
+    decoded: list[tuple[Record, Event]], stored: dict[TopicPartition, int], starts: dict[TopicPartition, int]
+) -> list[tuple[Record, Event]]:
+    """The decoded records at or above the stored offsets. Usually every one is (the batch starts where
+    the last ended), and checking that per partition saves a test per record per projection."""
+    if all(stored.get(tp, 0) <= start for tp, start in starts.items()):
+        return decoded
+    return [(r, e) for r, e in decoded if r.offset >= stored.get((r.topic, r.partition), 0)]
 
 
 class ProjectionRunner:
@@ -130,11 +141,16 @@ class ProjectionRunner:
         if not records:
             return result
         ends: dict[TopicPartition, int] = {}
+        starts: dict[TopicPartition, int] = {}
         for record in records:
             tp = (record.topic, record.partition)
             ends[tp] = max(ends.get(tp, 0), record.offset + 1)
+            starts[tp] = min(starts.get(tp, record.offset), record.offset)
         floor = {tp: min(self.known[p.name].get(tp, 0) for p in self.projections) for tp in ends}
-        todo = [r for r in records if r.offset >= floor[(r.topic, r.partition)]]
+        if all(floor[tp] <= start for tp, start in starts.items()):
+            todo: Sequence[Record] = records
+        else:
+            todo = [r for r in records if r.offset >= floor[(r.topic, r.partition)]]
         parked_before = self.dead_letters.parked[self.name]
         decoded = decode_batch(todo, self.codec, self.dead_letters, self.name) if todo else []
         result.parked = self.dead_letters.parked[self.name] - parked_before
@@ -143,7 +159,7 @@ class ProjectionRunner:
             for projection in self.projections:
                 generation = self._generation(projection, conn)
                 stored = lock_offsets(conn, projection.name, generation, ends)
-                fresh = [(r, e) for r, e in decoded if r.offset >= stored.get((r.topic, r.partition), 0)]
+                fresh = _at_or_above(decoded, stored, starts)
                 if fresh:
                     projection.apply(conn, generation, fresh)
                 result.applied = max(result.applied, len(fresh))
