@@ -98,6 +98,8 @@ class PolicySpec:
     name: str
     description: str
     build: Callable[[Settings, EventLog], Policy]
+    reads: tuple[str, ...]
+    """The projections it acts on: it waits for their tables before it starts."""
 
 
 def national_mirror(settings: Settings, events: EventLog) -> NationalMirror:
@@ -212,20 +214,24 @@ POLICIES: dict[str, PolicySpec] = {
         "dvcqg-mirror",
         "mirrors each dossier's status and steps to the national portal (DongBoHoSoMC, CapNhatTienDoHoSoMC)",
         national_mirror,
+        ("dossier_state", "timeline"),
     ),
     "paygov-payments": PolicySpec(
         "paygov-payments",
         "starts a PayGov payment for each fee assessed (INIT); asks about payments pending over 30 min (QUERY)",
         _payments,
+        ("payments",),
     ),
     "results-sync": PolicySpec(
         "results-sync",
         "puts each digitised result (file streamed, hash and metadata verified) in the citizen's national data store",
         results_sync,
+        ("results",),
     ),
     "vnpost-orders": PolicySpec(
         "vnpost-orders",
         "orders VNPost pickup of dossiers submitted by post and delivery of their results; polls silent items",
         _postal,
+        ("dossier_state", "postal"),
     ),
 }

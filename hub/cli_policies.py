@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from connectors.registry import POLICIES, national_mirror
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_codec, make_engine
 from hub.cli_context import settings_of
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.projection_store import wait_for_tables
 from hub.reconciliations import Outcome, run_dvcqg, run_payments, run_postal
 
 if TYPE_CHECKING:
@@ -55,6 +56,27 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
     from connectors.dvcqg.reconcile import ReconcileReport, RollingReconcile
 
     settings = settings_of(ctx)
+    stop = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    engine = make_engine(settings)
+    try:
+        ready = wait_for_tables(
+            engine,
+            POLICIES[name].reads,
+            should_stop=lambda: stop[0],
+            say=lambda missing: click.echo(
+                f"{name}: waiting for `hub projections run` to create the tables of {', '.join(missing)}", err=True
+            ),
+        )
+    finally:
+        engine.dispose()
+    if not ready:
+        return
     ensure_topics(settings, hub_topics(settings))
     log = KafkaEventLog(settings, make_codec(settings))
     every: list[tuple[float, Callable[[], object]]] = []
@@ -89,13 +111,6 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
     else:
         policy = POLICIES[name].build(settings, log)
         click.echo(f"{name}: {POLICIES[name].description}", err=True)
-    stop = [False]
-
-    def handler(signum: int, frame: Any) -> None:
-        stop[0] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
     try:
         counters = policy.run(
             should_stop=lambda: stop[0], idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every

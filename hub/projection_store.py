@@ -9,7 +9,8 @@ it see the new generation. SQLite writers take the database lock at BEGIN, which
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,3 +233,28 @@ def projection_status(
 def generations_of(engine: Engine, names: Sequence[str]) -> dict[str, ProjectionInfo]:
     with engine.connect() as conn:
         return {name: found for name in names if (found := info(conn, name)) is not None}
+
+
+def wait_for_tables(
+    engine: Engine,
+    names: Sequence[str],
+    *,
+    should_stop: Callable[[], bool],
+    say: Callable[[list[str]], None],
+    poll_s: float = 1.0,
+    say_every_s: float = 30.0,
+) -> bool:
+    """Wait until the named projections have tables (``hub projections run`` creates them when it
+    starts), saying which are missing now and then. False if stopped first.
+
+    A policy started before the projections used to exit (code 2) and rely on its supervisor; a
+    supervisor with a restart limit (``hub demo``) could give up on it during a slow first start."""
+    said = -say_every_s
+    while missing := [n for n in names if n not in generations_of(engine, names)]:
+        if should_stop():
+            return False
+        if time.monotonic() - said >= say_every_s:
+            say(missing)
+            said = time.monotonic()
+        time.sleep(poll_s)
+    return True
