@@ -207,7 +207,7 @@ def events_tail(
     type=click.Path(path_type=Path, file_okay=False),
     default=Path(".hub-demo"),
     show_default=True,
-    help="Read store and logs (emptied at start with the embedded broker).",
+    help="Read store and logs (emptied at start with the embedded broker; --tour keeps its store there).",
 )
 @click.option("--port", type=int, help="Dashboard and read API port (default HUB_API_PORT, 8080).")
 @click.option("--dossiers", default=2000, show_default=True, help="Dossiers in the simulated province.")
@@ -236,7 +236,7 @@ def demo(
     if tour:
         from hub.demo import run_demo
 
-        run_demo(settings, embedded=embedded, echo=click.echo)
+        run_demo(settings, embedded=embedded, echo=click.echo, data=data)
         return
     from hub.demo_live import run_live_demo
 

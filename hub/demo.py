@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -151,9 +150,12 @@ def _mirror(
             mirror.close()
 
 
-def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None]) -> None:
+def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None], data: Path) -> None:
     broker = EmbeddedBroker().start() if embedded else None
-    workdir = Path(tempfile.mkdtemp(prefix="hub-demo-"))
+    workdir = data  # the read models stay there for a look afterwards; the next tour starts afresh
+    workdir.mkdir(parents=True, exist_ok=True)
+    for old in workdir.glob("tour.sqlite3*"):
+        old.unlink()
     stack = contextlib.ExitStack()  # simulators that live as long as the demo
     try:
         if broker is not None:
@@ -162,7 +164,7 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None])
         if settings.identity_key is None and settings.identity_key_file is None:
             settings = settings.model_copy(update={"identity_key": SecretStr(secrets.token_hex(16))})
             echo("no HUB_IDENTITY_KEY set: using a throwaway key for this run")
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{workdir / 'demo.sqlite3'}"})
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{workdir / 'tour.sqlite3'}"})
         for name, outcome in ensure_topics(settings, hub_topics(settings)).items():
             echo(f"topic {name}: {outcome}")
 

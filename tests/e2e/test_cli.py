@@ -132,10 +132,13 @@ def test_topics_create_and_schemas_check(kafka_settings: Settings) -> None:
     assert checked.returncode == 0 and "schemas OK: 26 event types" in checked.stdout
 
 
-def test_demo_runs_end_to_end_on_the_embedded_broker() -> None:
-    done = subprocess.run([HUB, "demo", "--tour"], capture_output=True, text=True, timeout=180, check=False)
+def test_demo_runs_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [HUB, "demo", "--tour", "--data", str(tmp_path)], capture_output=True, text=True, timeout=180, check=False
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert f"read models in {tmp_path}" in out and (tmp_path / "tour.sqlite3").exists()
     assert "published 19 events" in out
     connectors = re.findall(r"connector read (\d+) records, published (\d+) events, parked (\d+)", out)
     assert len(connectors) == 2 and int(connectors[0][1]) > 400 and int(connectors[1][1]) > 20

@@ -31,7 +31,9 @@ def test_a_policy_waits_for_the_projection_tables_then_runs(kafka_settings: Sett
         assert "waiting for `hub projections run` to create the tables of payments" in waiting, waiting
         time.sleep(2)
         assert child.poll() is None, "the policy gave up instead of waiting"
-        activate_first_generation(make_engine(settings.model_copy(update={"database_url": url})), projection("payments"))
+        activate_first_generation(
+            make_engine(settings.model_copy(update={"database_url": url})), projection("payments")
+        )
         out = child.stderr.read()
         assert child.wait(timeout=60) == 0, out
     finally:
