@@ -13,8 +13,11 @@ __all__ = ["TcpProxy"]
 
 
 class TcpProxy:
-    def __init__(self, target_port: int, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target_port: int, port: int = 0, host: str = "127.0.0.1", connect_timeout_s: float = 5.0
+    ) -> None:
         self.target = (host, target_port)
+        self.connect_timeout_s = connect_timeout_s
         self._server = socket.create_server((host, port))
         self.port = int(self._server.getsockname()[1])
         self._lock = threading.Lock()
@@ -39,10 +42,13 @@ class TcpProxy:
                 client.close()  # the network is down: the connection dies at once
                 continue
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(self.target, timeout=self.connect_timeout_s)
             except OSError:
                 client.close()
                 continue
+            # The timeout is for connecting only: kept, it cut every connection the broker left quiet
+            # that long (an idle client's), and the hub's logs filled with "socket disconnected".
+            upstream.settimeout(None)
             with self._lock:
                 self._open |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
