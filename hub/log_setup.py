@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["configure_logging"]
+__all__ = ["RepeatFilter", "configure_logging"]
 
 
 def configure_logging(level: str = "WARNING", fmt: str = "text") -> None:
@@ -25,6 +27,35 @@ def configure_logging(level: str = "WARNING", fmt: str = "text") -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class RepeatFilter(logging.Filter):
+    """Shows a Kafka client's repeated complaint once per ``window_s``, then says how many were not shown.
+
+    While a broker is unreachable kafka-python logs three ERROR lines per reconnect attempt, dozens a
+    second per process (1,500 lines in a minute in one process of the system run), which buries
+    the hub's own lines. Repeats are the same logger, level and message template (the arguments,
+    such as the local port, differ); the first of each window goes out with the count before it.
+    """
+
+    def __init__(self, prefix: str = "kafka.", window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.prefix, self.window_s, self.clock = prefix, window_s, clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # key -> (window start, suppressed)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix) or record.levelno < logging.WARNING:
+            return True
+        key, now = (record.name, record.levelno, str(record.msg)), self.clock()
+        started, suppressed = self._seen.get(key, (None, 0))
+        if started is not None and now - started < self.window_s:
+            self._seen[key] = (started, suppressed + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if suppressed:
+            record.msg = f"{record.msg} (and {suppressed} more like this since the last one shown)"
+        return True

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from hub.dead_letters import DeadLetters
-from hub.log_setup import configure_logging
+from hub.log_setup import RepeatFilter, configure_logging
 from tests.fakes import RecordingSink
 
 
@@ -27,3 +27,26 @@ def test_json_log_lines_have_the_fields(capsys: pytest.CaptureFixture[str]) -> N
         "MaHoSo is missing",
     )
     assert logging.getLogger().handlers[0].formatter is not None
+
+
+def test_a_kafka_clients_repeated_complaint_is_shown_once_per_window_with_a_count() -> None:
+    now = [0.0]
+    repeats = RepeatFilter(window_s=30, clock=lambda: now[0])
+
+    def shown(name: str, msg: str, *args: object, level: int = logging.ERROR) -> str | None:
+        record = logging.LogRecord(name, level, __file__, 1, msg, args, None)
+        return record.getMessage() if repeats.filter(record) else None
+
+    assert shown("kafka.net.transport", "%s: socket disconnected", "<port 1>") == "<port 1>: socket disconnected"
+    for port in range(2, 42):
+        now[0] += 0.5
+        assert shown("kafka.net.transport", "%s: socket disconnected", f"<port {port}>") is None
+    assert shown("kafka.net.connection", "%s: Connection lost", "<node>") == "<node>: Connection lost", "another logger"
+    assert shown("hub.dead_letters", "parked %s", "x") == "parked x", "the hub's own lines are never held back"
+    assert shown("kafka.conn", "%s: connecting", "b", level=logging.INFO) == "b: connecting", "below WARNING"
+    now[0] = 31.0
+    assert shown("kafka.net.transport", "%s: socket disconnected", "<port 99>") == (
+        "<port 99>: socket disconnected (and 40 more like this since the last one shown)"
+    )
+    now[0] = 40.0
+    assert shown("kafka.net.transport", "%s: socket disconnected", "<port 100>") is None
