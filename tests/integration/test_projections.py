@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hub.bootstrap import make_codec, make_projection_runner
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource
 from hub.local.postgres import create_database
 from hub.ports import Record
+from hub.projection_runner import ProjectionRunner
 from hub.settings import Settings
 from hub.synthetic import province_events
 from projections.registry import PROJECTIONS
@@ -238,7 +240,15 @@ class ProjectionContract:
         for p in PROJECTIONS.values():
             activate_first_generation(engine, p)
         assigned: list[set[tuple[str, int]]] = []
+        seen: list[set[tuple[str, int]]] = [set(), set()]  # every partition each member was given
         done = threading.Event()
+        group = f"split-test-{uuid.uuid4().hex[:8]}"  # a group of its own: no members left from another test
+
+        def on_assign(
+            index: int, runner: ProjectionRunner, holder: list[KafkaRecordSource], tps: list[tuple[str, int]]
+        ) -> None:
+            seen[index] |= set(tps)
+            runner.seek(holder[0], tps)
 
         def member(index: int) -> None:
             log = KafkaEventLog(with_url, make_codec(with_url))
@@ -247,8 +257,8 @@ class ProjectionContract:
             source = KafkaRecordSource(
                 with_url,
                 [settings.dossier_topic],
-                group_id="split-test",
-                on_assign=lambda tps: runner.seek(holder[0], tps),
+                group_id=group,
+                on_assign=lambda tps: on_assign(index, runner, holder, tps),
             )
             holder.append(source)
             try:
@@ -268,7 +278,8 @@ class ProjectionContract:
         for t in threads:
             t.join()
         engine.dispose()
-        assert all(assigned) and len(assigned) == 2, assigned
+        assert all(seen), f"a member was never given a partition: {seen}"
+        assert len(assigned) == 2, assigned
         assert not (assigned[0] & assigned[1]), "each partition belongs to one runner"
         clean = new_store()
         project(settings, clean, expected=3000)
