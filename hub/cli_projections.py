@@ -11,6 +11,7 @@ import click
 from hub.bootstrap import make_codec, make_engine, make_log_end, make_projection_runner
 from hub.cli_context import settings_of
 from hub.errors import HubError
+from hub.gc_tuning import tune_for_throughput
 from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
 from hub.projection_rebuild import rebuild_projection
 from hub.projection_store import activate_first_generation, projection_status
@@ -82,6 +83,7 @@ def run(
         f"{engine.url.render_as_string(hide_password=True)}",
         err=True,
     )
+    tune_for_throughput()
     try:
         totals = runner.run(
             source,
