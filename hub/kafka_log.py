@@ -224,7 +224,7 @@ class KafkaRecordSource:
                 offset=m.offset,
                 key=m.key,
                 value=m.value,
-                headers=tuple((k, v or b"") for k, v in (m.headers or [])),
+                headers=tuple([(k, v or b"") for k, v in m.headers]) if m.headers else (),
                 timestamp_ms=m.timestamp,
             )
             for batch in batches.values()
