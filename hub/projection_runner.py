@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,6 +28,7 @@ from hub.projection_store import lock_generation, lock_offsets, read_offsets, st
 __all__ = ["BatchResult", "ProjectionRunner"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,13 +57,24 @@ class RunTotals(BatchResult):
 
 
 def _at_or_above(
-    decoded: list[tuple[Record, Event]], stored: dict[TopicPartition, int], starts: dict[TopicPartition, int]
-) -> list[tuple[Record, Event]]:
-    """The decoded records at or above the stored offsets. Usually every one is (the batch starts where
-    the last ended), and checking that per partition saves a test per record per projection."""
-    if all(stored.get(tp, 0) <= start for tp, start in starts.items()):
-        return decoded
-    return [(r, e) for r, e in decoded if r.offset >= stored.get((r.topic, r.partition), 0)]
+    items: Sequence[T],
+    record_of: Callable[[T], Record],
+    floor: dict[TopicPartition, int],
+    starts: dict[TopicPartition, int],
+) -> Sequence[T]:
+    """The items whose record is at or above ``floor`` (per partition). Usually every one is (the batch
+    starts where the last ended), and checking that per partition saves a test per record."""
+    if all(floor.get(tp, 0) <= start for tp, start in starts.items()):
+        return items
+    return [i for i in items if (r := record_of(i)).offset >= floor.get((r.topic, r.partition), 0)]
+
+
+def _itself(record: Record) -> Record:
+    return record
+
+
+def _first(pair: tuple[Record, Event]) -> Record:
+    return pair[0]
 
 
 class ProjectionRunner:
@@ -147,10 +160,7 @@ class ProjectionRunner:
             ends[tp] = max(ends.get(tp, 0), record.offset + 1)
             starts[tp] = min(starts.get(tp, record.offset), record.offset)
         floor = {tp: min(self.known[p.name].get(tp, 0) for p in self.projections) for tp in ends}
-        if all(floor[tp] <= start for tp, start in starts.items()):
-            todo: Sequence[Record] = records
-        else:
-            todo = [r for r in records if r.offset >= floor[(r.topic, r.partition)]]
+        todo = _at_or_above(records, _itself, floor, starts)
         parked_before = self.dead_letters.parked[self.name]
         decoded = decode_batch(todo, self.codec, self.dead_letters, self.name) if todo else []
         result.parked = self.dead_letters.parked[self.name] - parked_before
@@ -159,7 +169,7 @@ class ProjectionRunner:
             for projection in self.projections:
                 generation = self._generation(projection, conn)
                 stored = lock_offsets(conn, projection.name, generation, ends)
-                fresh = _at_or_above(decoded, stored, starts)
+                fresh = _at_or_above(decoded, _first, stored, starts)
                 if fresh:
                     projection.apply(conn, generation, fresh)
                 result.applied = max(result.applied, len(fresh))

@@ -250,11 +250,14 @@ def wait_for_tables(
     A policy started before the projections used to exit (code 2) and rely on its supervisor; a
     supervisor with a restart limit (``hub demo``) could give up on it during a slow first start."""
     said = -say_every_s
-    while missing := [n for n in names if n not in generations_of(engine, names)]:
+    while True:
+        present = generations_of(engine, names)
+        missing = [n for n in names if n not in present]
+        if not missing:
+            return True
         if should_stop():
             return False
         if time.monotonic() - said >= say_every_s:
             say(missing)
             said = time.monotonic()
         time.sleep(poll_s)
-    return True
