@@ -217,19 +217,21 @@ def _drained(progress: Progress, quiet_s: float = 5.0, timeout_s: float = 120.0)
 
 def _mirror_backlog(engine: sa.Engine) -> int | str:
     """Dossiers the national portal is behind on, as the hub's read model says."""
+    return _count(engine, "SELECT count(*) FROM v_dossier WHERE mirror_pending")
+
+
+def _count(engine: sa.Engine, query: str) -> int | str:
+    """A count from the read model, or "?" while the database is down or the projections have not
+    created their tables yet."""
     try:
         with engine.connect() as conn:
-            return int(conn.exec_driver_sql("SELECT count(*) FROM v_dossier WHERE mirror_pending").scalar_one())
+            return int(conn.exec_driver_sql(query).scalar_one())
     except sa.exc.SQLAlchemyError:
-        return "?"  # the database is down or the projections have not created their tables yet
+        return "?"
 
 
 def _status(engine: sa.Engine, elapsed_s: float, supervisor: Supervisor, injector: Injector) -> str:
-    try:
-        with engine.connect() as conn:
-            events = conn.exec_driver_sql("SELECT count(*) FROM v_timeline").scalar()
-    except sa.exc.SQLAlchemyError:
-        events = "?"
+    events = _count(engine, "SELECT count(*) FROM v_timeline")
     active = [f.label for f in injector.faults if f.started is not None and f.recovered is None]
     restarts = sum(c.restarts for c in supervisor.children)
     return f"[{elapsed_s:5.0f} s] {events} events projected; {restarts} restarts; faults on: {', '.join(active) or '-'}"
