@@ -85,7 +85,7 @@ class EventCodec:
     def to_record(self, event: Event) -> dict[str, Any]:
         """The Avro datum of an event; the payload goes in as (record name, value) to pick its branch."""
         return {
-            "event_id": str(event.event_id),
+            "event_id": event.id_text,
             "dossier_code": event.dossier_code,
             "source_system": event.source_system.value,
             "source_ref": event.source_ref,

@@ -234,7 +234,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
     """The JSON form ``event_from_json`` reads back to the same event."""
     return {
         "event_type": event.event_type.value,
-        "event_id": str(event.event_id),
+        "event_id": event.id_text,
         "dossier_code": event.dossier_code,
         "source_system": event.source_system.value,
         "source_ref": event.source_ref,

@@ -109,6 +109,8 @@ class Event:
     procedure_code: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+    id_text: str = field(default="", init=False, repr=False, compare=False)
+    """``str(event_id)``, made once: read models key on it, and a replay would otherwise format it 3x per event."""
 
     def __post_init__(self) -> None:
         if not self.dossier_code or any(ch.isspace() for ch in self.dossier_code):
@@ -120,6 +122,7 @@ class Event:
         object.__setattr__(self, "occurred_at", _utc(self.occurred_at, "occurred_at"))
         object.__setattr__(self, "recorded_at", _utc(self.recorded_at, "recorded_at"))
         object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
+        object.__setattr__(self, "id_text", str(self.event_id))
 
     @classmethod
     def trusted(cls, **fields: Any) -> Event:
@@ -129,12 +132,13 @@ class Event:
         for name in _FIELDS:
             object.__setattr__(event, name, fields.get(name))
         object.__setattr__(event, "payload", MappingProxyType(fields["payload"]))
+        object.__setattr__(event, "id_text", str(event.event_id))
         if not event.dossier_code or not event.source_ref:
             raise ValueError("dossier_code and source_ref must not be empty")
         return event
 
 
-_FIELDS = tuple(f.name for f in fields(Event))
+_FIELDS = tuple(f.name for f in fields(Event) if f.init)
 
 
 def new_event(

@@ -125,7 +125,7 @@ class DossierFold:
 
     def apply(self, event: Event) -> bool:
         """Fold one event in; False (and no change) if this event id was already folded."""
-        event_id = str(event.event_id)
+        event_id = event.id_text
         if event_id in self.ids:
             return False
         self.ids.add(event_id)

@@ -80,7 +80,7 @@ def _fold(row: dict[str, Any], event: Event) -> None:
     row["procedure_code"] = event.procedure_code or row.get("procedure_code")
     kind = event.event_type
     if kind is EventType.FEE_ASSESSED:
-        row.update(fee_event_id=str(event.event_id), fee_amount_vnd=int(p["total_vnd"]), assessed_at=event.occurred_at)
+        row.update(fee_event_id=event.id_text, fee_amount_vnd=int(p["total_vnd"]), assessed_at=event.occurred_at)
     elif kind is EventType.PAYMENT_REQUESTED:
         if row.get("requested_at") is None or event.occurred_at < row["requested_at"]:
             row.update(
@@ -102,7 +102,7 @@ def _fold(row: dict[str, Any], event: Event) -> None:
 
 def _ref_of(event: Event) -> str | None:
     if event.event_type is EventType.FEE_ASSESSED:
-        return payment_ref(str(event.event_id)) if int(event.payload["total_vnd"]) > 0 else None
+        return payment_ref(event.id_text) if int(event.payload["total_vnd"]) > 0 else None
     if event.event_type in PAYMENT_TYPES:
         return str(event.payload["payment_ref"])
     return None

@@ -54,7 +54,7 @@ def timeline_row(record: Record, event: Event) -> dict[str, object]:
     """The timeline row of one event (first delivery's log position kept as the link to the log)."""
     line = describe(event)
     return {
-        "event_id": str(event.event_id),
+        "event_id": event.id_text,
         "dossier_code": event.dossier_code,
         "occurred_at": event.occurred_at,
         "type_rank": EVENT_ORDER[event.event_type],
@@ -95,7 +95,7 @@ class TimelineProjection:
         table = _table(generation)
         first: dict[str, tuple[Record, Event]] = {}
         for record, event in batch:
-            first.setdefault(str(event.event_id), (record, event))
+            first.setdefault(event.id_text, (record, event))
         present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
         rows = [timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present]
         insert_rows(conn, table, rows)

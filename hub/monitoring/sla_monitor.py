@@ -142,7 +142,7 @@ class SlaMonitor:
 def _mark_divergences(conn: Connection, events: Sequence[Event]) -> None:
     """Divergences counted by event id, so redelivery cannot inflate the health monitor's counts."""
     rows = [
-        {"kind": "divergence", "mark": str(e.event_id), "source": e.source_system.value}
+        {"kind": "divergence", "mark": e.id_text, "source": e.source_system.value}
         for e in events
         if e.event_type is EventType.DIVERGENCE_DETECTED
     ]

@@ -69,7 +69,9 @@ codec_single = EventCodec(SCHEMAS)
 def test_every_event_type_round_trips_in_single_object_encoding(event: Event) -> None:
     data = codec_single.encode(event)
     assert data[:2] == SINGLE_OBJECT_MAGIC
-    assert codec_single.decode(data) == event
+    decoded = codec_single.decode(data)
+    assert decoded == event
+    assert decoded.id_text == event.id_text == str(event.event_id), "id_text is not compared by =="
     _assert_same(event, _avro_decode(data[10:]))
 
 
