@@ -8,6 +8,7 @@ changed projection is rebuilt from the log into a new generation (``hub projecti
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -305,20 +306,26 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     """Plain bulk insert: COPY on PostgreSQL (4-5x executemany), executemany on SQLite."""
     if not rows:
         return
-    if not is_postgres(conn):
-        conn.execute(table.insert(), list(rows))
-        return
     columns = [c.name for c in table.columns]
+    if not is_postgres(conn):  # executemany needs every row to name every column: missing ones are NULL
+        names = set(columns)
+        conn.execute(table.insert(), [r if names <= r.keys() else {c: r.get(c) for c in columns} for r in rows])
+        return
     raw = conn.connection.driver_connection
     assert raw is not None
     quoted = ", ".join(f'"{c}"' for c in columns)
     types = _binary_types(table)
     binary = " (FORMAT BINARY)" if types else ""
+    # A tuple per row in C; a row missing a column (None there) takes the slower path below.
+    values = operator.itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}') as copy:
         if types:
             copy.set_types(types)
         for row in rows:
-            copy.write_row([row.get(c) for c in columns])  # psycopg adapts values in C
+            try:
+                copy.write_row(values(row))  # psycopg adapts values in C
+            except KeyError:
+                copy.write_row([row.get(c) for c in columns])
 
 
 _PG_TYPES = {  # subclasses before their bases: Text is a String, SmallInteger an Integer
