@@ -28,7 +28,8 @@ from contextlib import ExitStack
 import fastavro
 
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
+from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.local.postgres import ThrowawayPostgres
 from hub.local.postgres import create_database as new_database
 from hub.local.tansu import EmbeddedBroker

@@ -29,7 +29,8 @@ from connectors.dvcqg.world import PortalWorld
 from connectors.onestop.simulator import OnestopSimulator
 from connectors.onestop.world import DigitisedFile, World
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
+from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.local.tansu import EmbeddedBroker
 from hub.projection_store import activate_first_generation
 from hub.settings import Settings

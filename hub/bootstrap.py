@@ -10,7 +10,8 @@ from hub.codec import EventCodec
 from hub.connector_runtime import ConnectorRunner
 from hub.connector_state import ConnectorStateStore
 from hub.dead_letters import DeadLetters
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.kafka_log import KafkaEventLog
+from hub.kafka_source import KafkaRecordSource
 from hub.ports import Projection, TopicPartition, Upstream
 from hub.projection_runner import ProjectionRunner
 from hub.schema_registry import HttpSchemaRegistry

@@ -18,7 +18,8 @@ from hub.errors import EventValidationError, HubError
 from hub.event_json import event_from_json, event_to_json
 from hub.event_text import event_line
 from hub.events import Event
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.log_setup import configure_logging
 from hub.ports import Record
 from hub.settings import Settings

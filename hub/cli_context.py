@@ -7,7 +7,7 @@ from collections.abc import Callable
 import click
 
 from hub.errors import HubError
-from hub.kafka_log import KafkaRecordSource, follow
+from hub.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
 from hub.settings import Settings
 

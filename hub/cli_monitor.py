@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from hub.cli_context import settings_of, tail_records
-from hub.kafka_log import KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import ensure_topics, hub_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.monitoring.records import TOPICS, default_codec
 from hub.ports import Record
 

@@ -12,7 +12,8 @@ from hub.bootstrap import make_codec, make_engine, make_log_end, make_projection
 from hub.cli_context import settings_of
 from hub.errors import HubError
 from hub.gc_tuning import tune_for_throughput
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.projection_rebuild import rebuild_projection
 from hub.projection_store import activate_first_generation, projection_status
 from hub.stall_watchdog import StallWatchdog

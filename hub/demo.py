@@ -23,7 +23,8 @@ from pydantic import SecretStr
 from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
 from hub.demo_gateways import run_gateways, run_results
 from hub.demo_monitoring import run_monitors
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.local.tansu import EmbeddedBroker
 from hub.ports import Record, Upstream
 from hub.projection_store import activate_first_generation

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from hub.bootstrap import make_engine
 from hub.business_clock import BusinessClock
-from hub.kafka_log import KafkaRecordSource, ensure_topics
+from hub.kafka_log import ensure_topics
+from hub.kafka_source import KafkaRecordSource, follow
 from hub.monitoring.records import TOPICS, default_codec
 from hub.monitoring.sla_monitor import UNJUDGED
 from hub.monitoring.worker import build_app, monitoring_topics
@@ -56,16 +57,15 @@ def run_monitors(settings: Settings, dossiers: int, echo: Callable[[str], None],
     source = KafkaRecordSource(settings, [settings.monitor_topic_prefix + kind for kind in TOPICS])
     seen: Counter[str] = Counter()
     try:
-        while records := source.poll(max_records=5000, timeout_s=1.0):
-            for record in records:
-                _, value = codec.decode(record.value)
-                kind = record.topic.removeprefix(settings.monitor_topic_prefix)
-                if kind == "sla":
-                    seen[f"sla {value['condition']} {value['state']}"] += 1
-                elif kind == "health":
-                    seen[f"health {value['signal']} {value['state']}"] += 1
-                else:
-                    seen[kind] += 1
+        for record in follow(source, idle_exit_s=2.0):  # one empty poll is not the end: a fetch may be on its way
+            _, value = codec.decode(record.value)
+            kind = record.topic.removeprefix(settings.monitor_topic_prefix)
+            if kind == "sla":
+                seen[f"sla {value['condition']} {value['state']}"] += 1
+            elif kind == "health":
+                seen[f"health {value['signal']} {value['state']}"] += 1
+            else:
+                seen[kind] += 1
     finally:
         source.close()
     echo(f"\nmonitoring topics ({settings.monitor_topic_prefix}*, `hub monitor tail` prints them):")

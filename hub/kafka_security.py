@@ -1,15 +1,16 @@
 """TLS and SASL for the hub's Kafka clients, from settings (HUB_KAFKA_SECURITY_PROTOCOL and friends),
-given the same way to kafka-python (connectors, projections, policies, CLI) and faust (monitors)."""
+given the same way to kafka-python (producers, admin), aiokafka (consumers) and faust (monitors)."""
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from hub.errors import ConfigError
 from hub.settings import Settings
 
-__all__ = ["faust_credentials", "kafka_python_options"]
+__all__ = ["aiokafka_options", "faust_credentials", "kafka_python_options"]
 
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -30,18 +31,30 @@ def _checked(settings: Settings) -> tuple[str, str | None]:
 
 
 def kafka_python_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for KafkaProducer / KafkaConsumer / KafkaAdminClient (nothing for PLAINTEXT)."""
+    """Keyword arguments for kafka-python's KafkaProducer / KafkaAdminClient (nothing for PLAINTEXT)."""
+    return _client_options(
+        settings,
+        lambda: {
+            "ssl_cafile": str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+            "ssl_certfile": str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+            "ssl_keyfile": str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            "ssl_check_hostname": settings.kafka_ssl_check_hostname,
+        },
+    )
+
+
+def aiokafka_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's consumer (nothing for PLAINTEXT): the same settings, its spelling."""
+    return _client_options(settings, lambda: {"ssl_context": _ssl_context(settings)})
+
+
+def _client_options(settings: Settings, tls: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     protocol, mechanism = _checked(settings)
     if protocol == "PLAINTEXT":
         return {}
     options: dict[str, Any] = {"security_protocol": protocol}
     if protocol.endswith("SSL"):
-        options |= {
-            "ssl_cafile": str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
-            "ssl_certfile": str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
-            "ssl_keyfile": str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
-            "ssl_check_hostname": settings.kafka_ssl_check_hostname,
-        }
+        options |= tls()
     if mechanism:
         options |= {
             "sasl_mechanism": mechanism,

@@ -36,13 +36,18 @@ def configure_logging(level: str = "WARNING", fmt: str = "text") -> None:
 class RepeatFilter(logging.Filter):
     """Shows a Kafka client's repeated complaint once per ``window_s``, then says how many were not shown.
 
-    While a broker is unreachable kafka-python logs three ERROR lines per reconnect attempt, dozens a
-    second per process (1,500 lines in a minute in one process of the system run), which buries
+    While a broker is unreachable the Kafka clients (kafka-python, aiokafka) log every reconnect attempt,
+    dozens of lines a second per process (1,500 in a minute in one process of the system run), which buries
     the hub's own lines. Repeats are the same logger, level and message template (the arguments,
     such as the local port, differ); the first of each window goes out with the count before it.
     """
 
-    def __init__(self, prefix: str = "kafka.", window_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        prefix: tuple[str, ...] = ("kafka.", "aiokafka"),
+        window_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__()
         self.prefix, self.window_s, self.clock = prefix, window_s, clock
         self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # key -> (window start, suppressed)

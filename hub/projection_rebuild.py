@@ -9,7 +9,8 @@ import time
 import click
 
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.kafka_log import KafkaEventLog
+from hub.kafka_source import KafkaRecordSource
 from hub.ports import Projection
 from hub.projection_runner import BatchResult
 from hub.projection_store import begin_rebuild, try_swap

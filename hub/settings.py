@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     kafka_idempotence: bool = True
     """Idempotent producer (needs a broker that grants producer ids; Kafka >= 0.11 and Tansu do)."""
     kafka_security_protocol: str = "PLAINTEXT"
-    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every Kafka client of the hub (kafka-python and faust)."""
+    """PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every Kafka client of the hub (kafka-python, aiokafka, faust)."""
     kafka_ssl_cafile: Path | None = None
     """CA bundle that signed the brokers' certificates (SSL, SASL_SSL); default: the system's."""
     kafka_ssl_certfile: Path | None = None
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     """File holding the SASL password."""
     kafka_stall_exit_s: float = 120.0
     """`hub projections run` exits (code 75) when its consumer has not come back from Kafka for this long,
-    for its supervisor to restart it (kafka-python can hang in a group join after a network cut); 0: never."""
+    for its supervisor to restart it (a safety net: kafka-python hung in group joins after network cuts); 0: never."""
     dossier_topic: str = "motcua.dossier-events"
     """The log: every dossier event, keyed by dossier code."""
     dead_letter_topic: str = "motcua.dead-letter"

@@ -6,6 +6,8 @@ moment (found by tests/integration/test_network_cuts.py: the main thread waits i
 A consumer that keeps its offsets in the database loses nothing by dying, so the watchdog ends the
 process (exit code 75, EX_TEMPFAIL) and its supervisor (compose ``restart:``, systemd, `hub demo`)
 starts it again; it also ends a process asked to stop that cannot get out of such a call.
+The hub's consumers are aiokafka now (hub.kafka_source), whose poll always returns; the watchdog
+stays as the safety net for any client call that does not.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from hub.bootstrap import make_codec
 from hub.errors import HubError
-from hub.kafka_log import KafkaRecordSource
+from hub.kafka_source import KafkaRecordSource
 from hub.settings import Settings
 from projections.dossier_fold import DossierFold, derive
 from projections.registry import active_table
@@ -48,7 +48,7 @@ def state_as_of(engine: Engine, settings: Settings, code: str, at: datetime) -> 
                 if record is None:
                     raise HubError(f"the log no longer has {settings.dossier_topic}[{partition}]@{offset} (retention?)")
                 event = codec.decode(record.value)
-                if str(event.event_id) != event_id:
+                if event.id_text != event_id:
                     raise HubError(f"{settings.dossier_topic}[{partition}]@{offset} is not event {event_id}")
                 fold.apply(event)
         finally:

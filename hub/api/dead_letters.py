@@ -19,7 +19,8 @@ from hub.api.auth import requires
 from hub.bootstrap import make_codec
 from hub.errors import HubError
 from hub.identity import redact
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, follow
+from hub.kafka_log import KafkaEventLog
+from hub.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
 from hub.settings import Settings
 from hub.sql_store import redrives_table

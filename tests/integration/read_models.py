@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from connectors.dvcqg.mirror_payload import step_item, step_key
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
 from hub.events import Event
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, TopicSpec, ensure_topics
+from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.ports import Projection, Record
 from hub.projection_runner import RunTotals
 from hub.projection_store import activate_first_generation

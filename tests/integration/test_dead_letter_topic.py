@@ -6,7 +6,8 @@ from __future__ import annotations
 from hub.bootstrap import make_codec
 from hub.consuming import decode_batch
 from hub.dead_letters import DeadLetters
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.kafka_log import KafkaEventLog
+from hub.kafka_source import KafkaRecordSource
 from hub.settings import Settings
 from tests.integration.helpers import lifecycle, read_exactly
 

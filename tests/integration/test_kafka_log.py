@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from hub.bootstrap import make_codec
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource, ensure_topics, hub_topics
+from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.kafka_source import KafkaRecordSource
 from hub.settings import Settings
 from tests.integration.helpers import lifecycle, read_exactly
 

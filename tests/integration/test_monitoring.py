@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from hub.bootstrap import make_engine
 from hub.errors import UpstreamError
 from hub.events import Event, EventType, new_event
-from hub.kafka_log import KafkaRecordSource
+from hub.kafka_source import KafkaRecordSource, follow
 from hub.monitoring.records import TOPICS, MonitoringCodec
 from hub.schemas import default_schemas_root
 from hub.settings import Settings
@@ -106,9 +106,12 @@ class Monitoring:
             time.sleep(0.2)
             return
         seen = []
-        try:
-            while records := source.poll(max_records=5000, timeout_s=0.3):
-                seen += [(r.topic.removeprefix(self.prefix), self.codec.decode(r.value)[1]) for r in records]
+        deadline = time.monotonic() + 10  # a running monitor never falls quiet (health samples): wait() reads again
+        try:  # until 1 s without a record: one empty poll can come while a fetch is still on its way
+            for r in follow(source, idle_exit_s=1.0):
+                seen.append((r.topic.removeprefix(self.prefix), self.codec.decode(r.value)[1]))
+                if time.monotonic() > deadline:
+                    break
         finally:
             source.close()
         self.seen = seen

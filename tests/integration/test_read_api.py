@@ -211,7 +211,7 @@ def test_dead_letters_are_masked_and_redriven_once(client: TestClient, hub: tupl
     assert again["matched"] == 2 and again["already_redriven"] == 1 and again["redriven"] == 1
     assert redrive()["redriven"] == 0, "each dead letter at most once"
 
-    from hub.kafka_log import KafkaRecordSource, follow
+    from hub.kafka_source import KafkaRecordSource, follow
 
     source = KafkaRecordSource(settings, [settings.dossier_topic])
     try:

@@ -6,7 +6,8 @@ import pytest
 
 from hub.bootstrap import make_codec
 from hub.errors import DecodeError, UpstreamError
-from hub.kafka_log import KafkaEventLog, KafkaRecordSource
+from hub.kafka_log import KafkaEventLog
+from hub.kafka_source import KafkaRecordSource
 from hub.local.http import BackgroundServer
 from hub.local.schema_registry import make_registry_app
 from hub.schema_registry import HttpSchemaRegistry

@@ -1,4 +1,4 @@
-"""TLS and SASL settings reach every Kafka client the same way (kafka-python and faust)."""
+"""TLS and SASL settings reach every Kafka client the same way (kafka-python, aiokafka and faust)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import faust
 import pytest
 
 from hub.errors import ConfigError
-from hub.kafka_security import faust_credentials, kafka_python_options
+from hub.kafka_security import aiokafka_options, faust_credentials, kafka_python_options
 from hub.settings import Settings
 
 
 def test_plaintext_adds_nothing() -> None:
     assert kafka_python_options(Settings()) == {}
+    assert aiokafka_options(Settings()) == {}
     assert faust_credentials(Settings()) is None
 
 
@@ -38,6 +39,14 @@ def test_sasl_ssl_passes_ca_mechanism_and_a_password_from_a_file(tmp_path: Path)
         "sasl_plain_username": "hub",
         "sasl_plain_password": "s3cret-from-file",
     }
+    consumer = aiokafka_options(settings)
+    assert isinstance(consumer.pop("ssl_context"), ssl.SSLContext)
+    assert consumer == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_plain_username": "hub",
+        "sasl_plain_password": "s3cret-from-file",
+    }
     credentials = faust_credentials(settings)
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.username == "hub" and credentials.password == "s3cret-from-file"
@@ -47,6 +56,7 @@ def test_sasl_ssl_passes_ca_mechanism_and_a_password_from_a_file(tmp_path: Path)
 def test_ssl_alone_gives_faust_an_ssl_context() -> None:
     settings = Settings(kafka_security_protocol="SSL")
     assert kafka_python_options(settings)["security_protocol"] == "SSL"
+    assert set(aiokafka_options(settings)) == {"security_protocol", "ssl_context"}
     assert isinstance(faust_credentials(settings), faust.SSLCredentials)
 
 
@@ -63,5 +73,6 @@ def test_ssl_alone_gives_faust_an_ssl_context() -> None:
     ],
 )
 def test_incomplete_or_unknown_settings_are_refused_naming_the_variable(changes: dict[str, str], says: str) -> None:
-    with pytest.raises(ConfigError, match=says):
-        kafka_python_options(Settings.model_validate(changes))
+    for options in (kafka_python_options, aiokafka_options):
+        with pytest.raises(ConfigError, match=says):
+            options(Settings.model_validate(changes))

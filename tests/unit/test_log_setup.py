@@ -43,6 +43,8 @@ def test_a_kafka_clients_repeated_complaint_is_shown_once_per_window_with_a_coun
         assert shown("kafka.net.transport", "%s: socket disconnected", f"<port {port}>") is None
     assert shown("kafka.net.connection", "%s: Connection lost", "<node>") == "<node>: Connection lost", "another logger"
     assert shown("hub.dead_letters", "parked %s", "x") == "parked x", "the hub's own lines are never held back"
+    assert shown("aiokafka.conn", "Unable to connect to %s", "b:9092") == "Unable to connect to b:9092"
+    assert shown("aiokafka.conn", "Unable to connect to %s", "b:9092") is None, "aiokafka's repeats are held too"
     assert shown("kafka.conn", "%s: connecting", "b", level=logging.INFO) == "b: connecting", "below WARNING"
     now[0] = 31.0
     assert shown("kafka.net.transport", "%s: socket disconnected", "<port 99>") == (
