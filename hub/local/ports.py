@@ -2,16 +2,67 @@
 
 from __future__ import annotations
 
+import random
 import socket
+import threading
 import time
+from pathlib import Path
 
 __all__ = ["free_port", "wait_for_port"]
 
+_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 20000  # below: well-known services and our own defaults (5432, 8080, 8090, 9092, ...)
+_handed_out: set[int] = set()
+_lock = threading.Lock()
+
 
 def free_port() -> int:
+    """A loopback port that is free now, outside the kernel's ephemeral range, never handed out before by
+    this process.
+
+    Outside the ephemeral range because the kernel gives those to every bind(0) and connect(): a port
+    chosen there can be taken by another server of the same run (two servers on one port: the second
+    never starts, while a probe of the port sees the first) or, once its server is killed, by any socket
+    before the restarted server binds it again. A CI run of the system test failed that way: its API
+    exited with "address in use" at every restart for the whole run.
+    """
+    ephemeral = _ephemeral_range()
+    with _lock:
+        for _ in range(500):
+            port = random.randrange(_LOWEST, 65536)
+            if ephemeral[0] <= port <= ephemeral[1] or port in _handed_out or not _bindable(port):
+                continue
+            _handed_out.add(port)
+            return port
+        # The ephemeral range covers (nearly) everything: let the kernel choose, as before.
+        while (port := _kernel_choice()) in _handed_out:
+            pass
+        _handed_out.add(port)
+        return port
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in _RANGE_FILE.read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _kernel_choice() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    # No SO_REUSEADDR: a port with connections still in TIME_WAIT counts as taken.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_port(port: int, timeout_s: float, alive: object = None) -> None:
