@@ -49,6 +49,16 @@ class Child:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def last_line(self) -> str:
+        """The last line of this child's log (its error, when it exited by itself)."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(log.seek(0, 2) - 4096, 0))
+                lines = log.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
+
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.alive() and self.process is not None else None
@@ -99,10 +109,9 @@ class Supervisor:
             child.exits.append(child.process.returncode)
             child.restarts += 1
             limit = f"/{self.max_restarts}" if self.max_restarts is not None else ""
-            self.echo(
-                f"{child.name} exited with {child.process.returncode}; restart {child.restarts}{limit} "
-                f"(log {child.log_path})"
-            )
+            code = child.process.returncode
+            said = f": {line}" if code > 0 and (line := child.last_line()) else ""  # killed: its last line is stale
+            self.echo(f"{child.name} exited with {code}{said}; restart {child.restarts}{limit} (log {child.log_path})")
             child.start(self.env)
             restarted.append(child)
         return restarted
