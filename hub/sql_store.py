@@ -8,6 +8,7 @@ changed projection is rebuilt from the log into a new generation (``hub projecti
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -302,14 +303,19 @@ def loads(text: str) -> Any:
     return orjson.loads(text)
 
 
-def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Plain bulk insert: COPY on PostgreSQL (4-5x executemany), executemany on SQLite."""
-    if not rows:
-        return
+def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Plain bulk insert: COPY on PostgreSQL (4-5x executemany), executemany on SQLite. ``rows`` may be a
+    generator: COPY writes each row as it is made, so a batch's rows are never all held at once."""
     columns = [c.name for c in table.columns]
     if not is_postgres(conn):  # executemany needs every row to name every column: missing ones are NULL
         names = set(columns)
-        conn.execute(table.insert(), [r if names <= r.keys() else {c: r.get(c) for c in columns} for r in rows])
+        listed = [r if names <= r.keys() else {c: r.get(c) for c in columns} for r in rows]
+        if listed:
+            conn.execute(table.insert(), listed)
+        return
+    pending = iter(rows)
+    first = next(pending, None)
+    if first is None:
         return
     raw = conn.connection.driver_connection
     assert raw is not None
@@ -321,7 +327,7 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}') as copy:
         if types:
             copy.set_types(types)
-        for row in rows:
+        for row in itertools.chain((first,), pending):
             try:
                 copy.write_row(values(row))  # psycopg adapts values in C
             except KeyError:

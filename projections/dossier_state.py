@@ -134,12 +134,24 @@ class DossierStateProjection:
         by_code: dict[str, list[Event]] = defaultdict(list)
         for _, event in batch:
             by_code[event.dossier_code].append(event)
-        stored = select_in(conn, sa.select(table.c.dossier_code, table.c.fold), table.c.dossier_code, by_code)
-        folds = {code: DossierFold.from_json(loads(text)) for code, text in stored}
-        rows = []
-        for code, events in by_code.items():
-            fold = folds.get(code) or DossierFold()
-            changed = [fold.apply(event) for event in events]
-            if any(changed):
-                rows.append(_row(code, fold))
-        replace_rows(conn, table, "dossier_code", rows)
+        codes = list(by_code)
+        for start in range(0, len(codes), _CHUNK):
+            _apply_chunk(conn, table, {code: by_code[code] for code in codes[start : start + _CHUNK]})
+
+
+_CHUNK = 500
+"""Dossiers loaded, folded and written at a time. Most dossiers of a long replay's batch already have a
+stored fold; holding them all (and their rows) at once cost 10-15 MB of a worker's peak RSS. With 500, a
+20,000-event batch makes ~20 chunks: 1M-event replays ran as fast as with 2,000 (25,894 vs 25,388/s)."""
+
+
+def _apply_chunk(conn: Connection, table: sa.Table, by_code: dict[str, list[Event]]) -> None:
+    stored = select_in(conn, sa.select(table.c.dossier_code, table.c.fold), table.c.dossier_code, by_code)
+    folds = {code: DossierFold.from_json(loads(text)) for code, text in stored}
+    rows = []
+    for code, events in by_code.items():
+        fold = folds.get(code) or DossierFold()
+        changed = [fold.apply(event) for event in events]
+        if any(changed):
+            rows.append(_row(code, fold))
+    replace_rows(conn, table, "dossier_code", rows)

@@ -97,5 +97,5 @@ class TimelineProjection:
         for record, event in batch:
             first.setdefault(event.id_text, (record, event))
         present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
-        rows = [timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present]
-        insert_rows(conn, table, rows)
+        rows = (timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present)
+        insert_rows(conn, table, rows)  # made as COPY takes them: never a whole batch of row dicts at once

@@ -20,6 +20,7 @@ from hub.ports import Record
 from hub.projection_runner import ProjectionRunner
 from hub.settings import Settings
 from hub.synthetic import province_events
+from projections import dossier_state
 from projections.registry import PROJECTIONS
 from tests.integration.helpers import hub_env, kill_repeatedly, read_exactly, run_to_end
 from tests.integration.read_models import (
@@ -109,7 +110,7 @@ class ProjectionContract:
         assert len(snapshot(url)["timeline"]) == 650
 
     def test_shuffled_and_duplicated_delivery_gives_the_ordered_result(
-        self, kafka_settings: Settings, new_store: Callable[[], str]
+        self, kafka_settings: Settings, new_store: Callable[[], str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         events = list(province_events(2000, seed=2))
         rng = random.Random(3)
@@ -124,6 +125,10 @@ class ProjectionContract:
         ordered = snapshot(ordered_url, without=LOG_COLUMNS)
         assert len(ordered["timeline"]) == 2000 and len(ordered["dossier"]) > 300
         assert snapshot(messy_url, without=LOG_COLUMNS) == ordered
+        monkeypatch.setattr(dossier_state, "_CHUNK", 7)  # a batch's ~400 dossiers in ~60 chunks: the same rows
+        chunked_url = new_store()
+        project(ordered_log, chunked_url, expected=len(events))
+        assert snapshot(chunked_url, without=LOG_COLUMNS) == ordered
 
     def test_poison_messages_are_parked_and_every_valid_event_projected(
         self, kafka_settings: Settings, new_store: Callable[[], str]
