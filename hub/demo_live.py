@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -137,17 +136,14 @@ def run_live_demo(
         (data / "logs").mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{data / 'hub.sqlite3'}"
         viewer, operator = f"viewer-{secrets.token_hex(12)}", f"operator-{secrets.token_hex(12)}"
-        ports = {name: free_port() for name in ("onestop", "dvcqg", "paygov", "vnpost", "callbacks")}
-        base = ports["onestop"]
-        while any(_busy(p) for p in range(base, base + 4)):  # simulators take four consecutive ports
-            base = free_port()
+        base, callback_port = free_port(span=4), free_port()  # the simulators take four consecutive ports
         sims = {name: base + i for i, name in enumerate(("onestop", "dvcqg", "paygov", "vnpost"))}
         variables = hub_variables(
             bootstrap=bootstrap,
             partitions=3 if broker else settings.topic_partitions,
             database_url=database_url,
             sims=sims,
-            callback_port=ports["callbacks"],
+            callback_port=callback_port,
             api_port=api_port,
             api_keys=f"{viewer}=viewer,{operator}=operator",
         ) | {
@@ -164,7 +160,7 @@ def run_live_demo(
         add(
             "simulators",
             "simulators", "run", "all", "--port", str(base), "--dossiers", str(dossiers), "--faults", "realistic",
-            "--live", "--callback-url", f"http://127.0.0.1:{ports['callbacks']}",
+            "--live", "--callback-url", f"http://127.0.0.1:{callback_port}",
         )  # fmt: skip
         add_hub_processes(supervisor, data / "logs")
         supervisor.start()
@@ -192,15 +188,6 @@ def run_live_demo(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         echo(f"stopped; read store and logs kept in {data}")
-
-
-def _busy(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def _status(engine: sa.Engine, elapsed_s: float) -> str:

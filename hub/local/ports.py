@@ -16,9 +16,9 @@ _handed_out: set[int] = set()
 _lock = threading.Lock()
 
 
-def free_port() -> int:
+def free_port(span: int = 1) -> int:
     """A loopback port that is free now, outside the kernel's ephemeral range, never handed out before by
-    this process.
+    this process; with ``span``, the first of that many consecutive such ports.
 
     Outside the ephemeral range because the kernel gives those to every bind(0) and connect(): a port
     chosen there can be taken by another server of the same run (two servers on one port: the second
@@ -29,16 +29,17 @@ def free_port() -> int:
     ephemeral = _ephemeral_range()
     with _lock:
         for _ in range(500):
-            port = random.randrange(_LOWEST, 65536)
-            if ephemeral[0] <= port <= ephemeral[1] or port in _handed_out or not _bindable(port):
+            first = random.randrange(_LOWEST, 65536 - span + 1)
+            run = range(first, first + span)
+            if any(ephemeral[0] <= p <= ephemeral[1] or p in _handed_out or not _bindable(p) for p in run):
                 continue
-            _handed_out.add(port)
-            return port
+            _handed_out.update(run)
+            return first
         # The ephemeral range covers (nearly) everything: let the kernel choose, as before.
-        while (port := _kernel_choice()) in _handed_out:
+        while (first := _kernel_choice()) in _handed_out or not all(_bindable(first + i) for i in range(1, span)):
             pass
-        _handed_out.add(port)
-        return port
+        _handed_out.update(range(first, first + span))
+        return first
 
 
 def _ephemeral_range() -> tuple[int, int]:

@@ -51,3 +51,17 @@ def test_a_range_covering_everything_falls_back_to_the_kernel(ephemeral: Path) -
 def test_an_unreadable_range_means_linux_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ports, "_RANGE_FILE", tmp_path / "missing")
     assert ports._ephemeral_range() == (32768, 60999)
+
+
+def test_a_span_is_consecutive_free_ports_none_handed_out_again(
+    ephemeral: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = ports.free_port(span=4)
+    assert all(20000 <= port < 32768 or 60999 < port <= 65535 for port in range(first, first + 4))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    monkeypatch.setattr(ports, "_ephemeral_range", lambda: (65000, 65001))  # so that ``free`` counts as outside
+    offers = iter([first + 1, first + 3, first + 2, free])
+    monkeypatch.setattr(random, "randrange", lambda *_: next(offers))
+    assert ports.free_port() == free  # each port of the span was passed over
