@@ -23,8 +23,8 @@ def free_port(span: int = 1) -> int:
     Outside the ephemeral range because the kernel gives those to every bind(0) and connect(): a port
     chosen there can be taken by another server of the same run (two servers on one port: the second
     never starts, while a probe of the port sees the first) or, once its server is killed, by any socket
-    before the restarted server binds it again. A CI run of the system test failed that way: its API
-    exited with "address in use" at every restart for the whole run.
+    before the restarted server binds it again. A CI run of the system test failed, as far as its output
+    shows, that way: its API exited with 3 (uvicorn could not start) at every restart for the whole run.
     """
     ephemeral = _ephemeral_range()
     with _lock:
