@@ -109,7 +109,12 @@ class FaultGate:
 
     async def admit(self, key: str | None) -> JSONResponse | None:
         """The gate of every call that changes the system: a key seen before, then faults before work
-        (a request that failed before doing anything may be retried under the same key)."""
+        (a request that failed before doing anything may be retried under the same key).
+
+        Read the request's body before calling this: admitting claims the key until the answer is
+        remembered, and a caller that timed out while its body was still on the way made the body read
+        raise after the claim, so every retry under that key got 409 for ever (a CI run of the
+        national mirror test: two dossiers never mirrored, 37 attempts each)."""
         if seen := self.once(key):
             return seen
         if failed := await self.faulty():

@@ -129,9 +129,9 @@ def make_portal_app(
         authorization: str | None = Header(None),
         idempotency_key: str | None = Header(None),
     ) -> Any:
+        body = await request.json()  # before admit: see FaultGate.admit
         if refused := await admit(authorization, idempotency_key):
             return refused
-        body = await request.json()
         items = body.get("data") or []
         if len(items) != 1 or not items[0].get("MaHoSo"):
             return await gate.answer(gate.remember(idempotency_key, _body("3", "mỗi lần đồng bộ một hồ sơ có MaHoSo")))
@@ -158,9 +158,9 @@ def make_portal_app(
         authorization: str | None = Header(None),
         idempotency_key: str | None = Header(None),
     ) -> Any:
+        steps = (await request.json()).get("data") or []  # before admit: see FaultGate.admit
         if refused := await admit(authorization, idempotency_key):
             return refused
-        steps = (await request.json()).get("data") or []
         if len(steps) > MAX_STEPS:
             return await gate.answer(gate.remember(idempotency_key, _body("3", f"tối đa {MAX_STEPS} bước mỗi lần")))
         failed_at = [i for i in range(len(steps)) if rng.random() < faults.partial_batch_rate]

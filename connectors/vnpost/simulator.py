@@ -195,9 +195,9 @@ class VnpostSimulator(CallbackSimulator):
         async def create(
             request: Request, authorization: str | None = Header(None), idempotency_key: str | None = Header(None)
         ) -> Any:
+            body = await request.json()  # before admit: see FaultGate.admit
             if denied := token(authorization) or await gate.admit(idempotency_key):
                 return denied
-            body = await request.json()
             number, kind = body.get("OrderNumber"), body.get("OrderType")
             cod = body.get("CODAmount", 0)
             if not isinstance(number, str) or not number or kind not in _TYPES or not isinstance(cod, int) or cod < 0:
