@@ -95,6 +95,9 @@ class KafkaRecordSource:
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": max(session_timeout_ms // 6, 500),
             "client_id": "motcua-hub",
+            # Bounds the read-ahead: what one fetch brings in, and each partition's share of it.
+            "fetch_max_bytes": settings.kafka_fetch_max_bytes,
+            "max_partition_fetch_bytes": settings.kafka_fetch_max_bytes,
         }
         self._consumer: AIOKafkaConsumer  # set by _start, on the loop
         self._hook_failures: list[BaseException] = []

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     """SASL password; or HUB_KAFKA_SASL_PASSWORD_FILE."""
     kafka_sasl_password_file: Path | None = None
     """File holding the SASL password."""
+    kafka_fetch_max_bytes: int = Field(default=1_048_576, ge=1024)
+    """Most bytes of records one fetch from Kafka brings in, and the most from one partition: a consumer's
+    read-ahead. aiokafka's 50 MB default let a replaying runner hold tens of MB of fetched, unread records
+    (more, the longer the log: the test broker, Tansu, ignores the per-partition limit and fills each
+    response up to this one). 1 MiB is ~10,000 compressed events, enough to keep replays as fast."""
     kafka_stall_exit_s: float = 120.0
     """`hub projections run` exits (code 75) when its consumer has not come back from Kafka for this long,
     for its supervisor to restart it (a safety net: kafka-python hung in group joins after network cuts); 0: never."""
@@ -71,10 +76,11 @@ class Settings(BaseSettings):
     """Read store: SQLite file (embedded default) or postgresql+psycopg://user@host/db (production)."""
     projection_group: str = "motcua-hub-projections"
     """Kafka consumer group of the projection runners; runners in one group split the partitions."""
-    projection_batch: int = 20_000
+    projection_batch: int = 10_000
     """Most records applied in one database transaction. While catching up (a rebuild, a replay) big
-    batches fold each dossier fewer times: 20,000 replayed 12% faster than 5,000 for ~80 MB more
-    peak memory per runner; a runner that keeps up gets small batches anyway."""
+    batches fold each dossier fewer times, and a runner's peak memory grows with them: 1M-event replays
+    (bench/projection_replay.py, 2 runners) ran at 25,831/s with 145 MB per runner at 10,000, and at
+    27,790/s with 184 MB at 20,000. A runner that keeps up gets small batches anyway."""
     connector_page_size: int = 200
     """Records asked for per page from an upstream feed."""
     connector_poll_interval_s: float = 5.0

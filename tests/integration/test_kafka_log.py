@@ -7,7 +7,9 @@ from collections import defaultdict
 from hub.bootstrap import make_codec
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 from hub.kafka_source import KafkaRecordSource
+from hub.ports import Record
 from hub.settings import Settings
+from hub.synthetic import province_events
 from tests.integration.helpers import lifecycle, read_exactly
 
 
@@ -74,3 +76,28 @@ def test_ensure_topics_is_idempotent(kafka_settings: Settings) -> None:
     renamed = kafka_settings.model_copy(update={"dossier_topic": kafka_settings.dossier_topic + ".b"})
     assert ensure_topics(renamed, hub_topics(renamed))[renamed.dossier_topic] == "created"
     assert ensure_topics(renamed, hub_topics(renamed))[renamed.dossier_topic] == "exists"
+
+
+def test_a_fetch_brings_in_at_most_kafka_fetch_max_bytes(kafka_settings: Settings) -> None:
+    """The read-ahead is bounded on the test broker too (Tansu ignores the per-partition limit and fills a
+    response up to the request's own), and a small bound loses nothing."""
+    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log.append(list(province_events(6_000, seed=3)))
+    log.close()
+
+    def first_poll_and_all(settings: Settings) -> tuple[int, list[int]]:
+        source = KafkaRecordSource(settings, [settings.dossier_topic], partitions=[0])
+        first: list[Record] = []
+        while not first:
+            first = source.poll(max_records=100_000, timeout_s=5.0)
+        offsets = [r.offset for r in first]
+        while batch := source.poll(max_records=100_000, timeout_s=1.0):
+            offsets.extend(r.offset for r in batch)
+        source.close()
+        return len(first), offsets
+
+    whole, everything = first_poll_and_all(kafka_settings)  # the default, 1 MiB: ~10,000 compressed events
+    bounded, same = first_poll_and_all(kafka_settings.model_copy(update={"kafka_fetch_max_bytes": 16_384}))
+    assert whole == len(everything) > 1_000, "partition 0's ~2,000 events fit in one default fetch"
+    assert 0 < bounded < 1_000, f"one 16 KiB fetch brought {bounded} events"
+    assert same == everything == list(range(len(everything)))
