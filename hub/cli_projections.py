@@ -14,6 +14,7 @@ from hub.errors import HubError
 from hub.gc_tuning import tune_for_throughput
 from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 from hub.kafka_source import KafkaRecordSource
+from hub.malloc_tuning import keep_large_blocks_out_of_the_heap
 from hub.projection_rebuild import rebuild_projection
 from hub.projection_store import activate_first_generation, projection_status
 from hub.stall_watchdog import StallWatchdog
@@ -85,6 +86,7 @@ def run(
         err=True,
     )
     tune_for_throughput()
+    keep_large_blocks_out_of_the_heap()
     try:
         totals = runner.run(
             source,
