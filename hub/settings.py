@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     projection_batch: int = 10_000
     """Most records applied in one database transaction. While catching up (a rebuild, a replay) big
     batches fold each dossier fewer times, and a runner's peak memory grows with them: 1M-event replays
-    (bench/projection_replay.py, 2 runners) ran at 25,831/s with 145 MB per runner at 10,000, and at
-    27,790/s with 184 MB at 20,000. A runner that keeps up gets small batches anyway."""
+    (bench/projection_replay.py, 2 runners) ran at 24,374-25,421/s with 141 MB per runner at 10,000, and
+    at 25,763/s with 174 MB at 20,000. A runner that keeps up gets small batches anyway."""
     connector_page_size: int = 200
     """Records asked for per page from an upstream feed."""
     connector_poll_interval_s: float = 5.0
