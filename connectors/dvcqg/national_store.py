@@ -183,9 +183,9 @@ def add_store_routes(
     async def register(
         request: Request, authorization: str | None = Header(None), idempotency_key: str | None = Header(None)
     ) -> Any:
+        body = await request.json()  # before admit: see FaultGate.admit
         if refused := await admit(authorization, idempotency_key):
             return refused
-        body = await request.json()
         code, owner, file_id = body.get("Ma"), body.get("ChuSoHuu"), body.get("MaTep")
         metadata = body.get("ThongTin")
         if not isinstance(code, str) or not code or not isinstance(owner, str) or not isinstance(metadata, dict):
