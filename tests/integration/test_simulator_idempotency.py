@@ -19,8 +19,9 @@ import pytest
 from connectors.dvcqg.simulator import PortalSimulator
 from connectors.dvcqg.world import build_portal_world
 from connectors.onestop.world import build_world
+from connectors.vnpost.simulator import VnpostSimulator
 
-_BODIES = {
+_BODIES: dict[str, dict[str, object]] = {
     "/api/DongBoHoSoMC": {"isUpdate": False, "data": [{"MaHoSo": "H56.99-261122-0001", "TrangThaiHoSo": 1}]},
     "/api/CapNhatTienDoHoSoMC": {"data": [{"MaHoSo": "H56.99-261122-0001", "TrangThai": 2}]},
     "/api/kho/ketqua": {"Ma": "KQ-1", "ChuSoHuu": "001099000001", "MaTep": "none", "ThongTin": {}},
@@ -38,16 +39,26 @@ def _hang_up_mid_body(url: str, path: str, headers: dict[str, str], body: bytes)
 
 
 @pytest.mark.parametrize("path", sorted(_BODIES))
-def test_a_retry_after_a_hang_up_mid_body_is_served(path: str) -> None:
+def test_a_portal_retry_after_a_hang_up_mid_body_is_served(path: str) -> None:
     with PortalSimulator(build_portal_world(build_world(5))) as sim:
         token = httpx.post(f"{sim.url}/oauth/token", json={"client_id": "hub", "client_secret": "hub-secret"})
-        headers = {
-            "Authorization": f"Bearer {token.json()['access_token']}",
-            "Idempotency-Key": f"hang-up-{path}",
-            "Content-Type": "application/json",
-        }
-        body = json.dumps(_BODIES[path]).encode()
-        _hang_up_mid_body(sim.url, path, headers, body)
-        retry = httpx.post(f"{sim.url}{path}", content=body, headers=headers, timeout=5)
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}", "Idempotency-Key": f"hang-up-{path}"}
+        retry = _hang_up_then_retry(sim.url, path, headers, _BODIES[path])
     assert retry.status_code == 200, retry.text
     assert retry.json()["error_code"] != "409"
+
+
+def test_a_postal_retry_after_a_hang_up_mid_body_is_served() -> None:
+    order = {"OrderNumber": "H56.99-261122-0001", "OrderType": "NHAN_HO_SO", "CODAmount": 0}
+    with VnpostSimulator() as sim:
+        headers = {"Authorization": "Bearer vnpost-test-secret", "Idempotency-Key": "hang-up-order"}
+        retry = _hang_up_then_retry(sim.url, "/api/v1/orders", headers, order)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["OrderNumber"] == order["OrderNumber"]
+
+
+def _hang_up_then_retry(url: str, path: str, headers: dict[str, str], payload: dict[str, object]) -> httpx.Response:
+    headers = {**headers, "Content-Type": "application/json"}
+    body = json.dumps(payload).encode()
+    _hang_up_mid_body(url, path, headers, body)
+    return httpx.post(f"{url}{path}", content=body, headers=headers, timeout=5)
