@@ -88,8 +88,9 @@ def test_a_fetch_brings_in_at_most_kafka_fetch_max_bytes(kafka_settings: Setting
     def first_poll_and_all(settings: Settings) -> tuple[int, list[int]]:
         source = KafkaRecordSource(settings, [settings.dossier_topic], partitions=[0])
         first: list[Record] = []
-        while not first:
-            first = source.poll(max_records=100_000, timeout_s=5.0)
+        for _ in range(6):  # the first fetch answers within 30 s, or the test fails below
+            if first := source.poll(max_records=100_000, timeout_s=5.0):
+                break
         offsets = [r.offset for r in first]
         while batch := source.poll(max_records=100_000, timeout_s=1.0):
             offsets.extend(r.offset for r in batch)
