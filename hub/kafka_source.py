@@ -20,7 +20,8 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from operator import itemgetter
+from typing import Any, TypeVar, cast
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as AioTopicPartition
@@ -183,20 +184,11 @@ class KafkaRecordSource:
         batches = self._call(self._consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records))
         if self._hook_failures:  # records after a failed on_assign were not positioned by it
             raise self._hook_failures.pop(0)
-        records = [
-            Record(
-                topic=m.topic,
-                partition=m.partition,
-                offset=m.offset,
-                key=m.key,
-                value=m.value,
-                headers=tuple([(k, v or b"") for k, v in m.headers]) if m.headers else (),
-                timestamp_ms=m.timestamp,
-            )
+        return [
+            Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers), m.timestamp)
             for _, batch in sorted(batches.items())  # each partition's batch is in offset order already
             for m in batch
         ]
-        return records
 
     def assignment(self) -> set[TopicPartition]:
         return self._call(self._assignment())
@@ -261,3 +253,10 @@ def follow(source: KafkaRecordSource, idle_exit_s: float | None = None) -> Itera
         elif idle_exit_s is not None and time.monotonic() - last_seen >= idle_exit_s:
             return
         yield from records
+
+
+def _headers(raw: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
+    """aiokafka's headers (already a tuple of pairs), a null value read as empty bytes."""
+    if None in map(itemgetter(1), raw):
+        return tuple((k, v or b"") for k, v in raw)
+    return cast("tuple[tuple[str, bytes], ...]", tuple(raw))  # no None among them; tuple(a tuple) is itself

