@@ -66,13 +66,25 @@ def status_of(event: Event) -> int | None:
     return NATIONAL_STATUS.get(event.event_type)
 
 
+_MS = timedelta(milliseconds=1)  # made once: building it took two thirds of ms()'s 0.6 us
+
+
 def ms(moment: datetime) -> int:
     """Exact epoch milliseconds (no float rounding)."""
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+    return (moment - EPOCH) // _MS
 
 
 def _dt(value: int | None) -> datetime | None:
-    return None if value is None else EPOCH + timedelta(milliseconds=value)
+    if value is None:
+        return None
+    if -_EXACT_MS < value < _EXACT_MS:  # half the time of EPOCH + timedelta(milliseconds=value)
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return EPOCH + timedelta(milliseconds=value)
+
+
+_EXACT_MS = 4 * 10**12
+"""Below this (the year 2096) value / 1000 is within 0.5 us of the exact time, and fromtimestamp
+rounds to the microsecond: the result is the exact millisecond."""
 
 
 def _status_class(code: int) -> int:
