@@ -366,11 +366,26 @@ def select_in(conn: Connection, query: sa.Select[Any], column: sa.ColumnElement[
     found: list[Any] = []
     if is_postgres(conn):
         if keys:
-            found.extend(conn.execute(query.where(column == sa.func.any(sa.literal(keys, sa.ARRAY(column.type))))))
+            found.extend(conn.execute(query.where(_any_of(column, keys))))
         return found
     for start in range(0, len(keys), 900):
         found.extend(conn.execute(query.where(column.in_(keys[start : start + 900]))))
     return found
+
+
+_SEPARATOR = "\x1f"  # ASCII unit separator: no code or id the hub keys on contains it
+
+
+def _any_of(column: sa.ColumnElement[Any], keys: list[Any]) -> sa.ColumnElement[bool]:
+    """PostgreSQL's ``column = ANY(keys)``. Text keys go as one string split by the server: psycopg
+    dumps a list parameter element by element in Python: ~1 us a key, ~3% of a replay's CPU."""
+    try:
+        joined = _SEPARATOR.join(keys)
+    except TypeError:  # not all text
+        joined = None
+    if not joined or joined.count(_SEPARATOR) != len(keys) - 1:  # string_to_array('') is {}, not {''}
+        return column == sa.func.any(sa.literal(keys, sa.ARRAY(column.type)))
+    return column == sa.func.any(sa.func.string_to_array(sa.literal(joined, sa.Text), _SEPARATOR))
 
 
 def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -396,7 +411,7 @@ def replace_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[dic
     column = table.c[key]
     keys = [row[key] for row in rows]
     if is_postgres(conn):
-        conn.execute(table.delete().where(column == sa.func.any(sa.literal(keys, sa.ARRAY(column.type)))))
+        conn.execute(table.delete().where(_any_of(column, keys)))
     else:
         for start in range(0, len(keys), 900):
             conn.execute(table.delete().where(column.in_(keys[start : start + 900])))

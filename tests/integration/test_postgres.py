@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hub.connector_state import ConnectorState, ConnectorStateStore
 from hub.local.postgres import create_database
-from hub.sql_store import insert_rows, make_engine, migrate, policy_marks_table, upsert
+from hub.sql_store import insert_rows, make_engine, migrate, policy_marks_table, replace_rows, select_in, upsert
 
 
 def test_postgres_is_real_and_transactional(postgres_url: str) -> None:
@@ -68,3 +68,39 @@ def test_bulk_inserts_take_rows_missing_columns_and_one_column_tables(engine: sa
     with engine.connect() as conn:
         assert [tuple(r) for r in conn.execute(sa.select(wide).order_by(wide.c.k))] == [(1, "đủ"), (2, None), (3, None)]
         assert conn.execute(sa.select(narrow.c.k).order_by(narrow.c.k)).scalars().all() == [7, 8]
+
+
+def test_select_in_and_replace_rows_find_exactly_the_keys_asked_for(engine: sa.Engine) -> None:
+    """Text keys go to PostgreSQL as one joined string; a key holding the separator, or keys that are
+    not text, must take the array path and find the same rows."""
+    by_text = sa.Table(
+        "by_text", sa.MetaData(), sa.Column("k", sa.String(64), primary_key=True), sa.Column("v", sa.Integer)
+    )
+    by_int = sa.Table("by_int", sa.MetaData(), sa.Column("k", sa.Integer, primary_key=True), sa.Column("v", sa.Integer))
+    keys = ["000.00.20.H56-260601-0001", "a\x1fb", "", "đủ,{x}", "a", "b"]
+    with engine.begin() as conn:
+        by_text.create(conn)
+        by_int.create(conn)
+        insert_rows(conn, by_text, [{"k": k, "v": 1} for k in keys])
+        insert_rows(conn, by_int, [{"k": k, "v": 1} for k in range(5)])
+
+        def found(table: sa.Table, asked: list[object]) -> set[object]:
+            return {row[0] for row in select_in(conn, sa.select(table.c.k), table.c.k, asked)}
+
+        assert found(by_text, ["000.00.20.H56-260601-0001", "đủ,{x}", "missing"]) == {
+            "000.00.20.H56-260601-0001",
+            "đủ,{x}",
+        }
+        assert found(by_text, ["a\x1fb", "a"]) == {"a\x1fb", "a"}  # not "a" and "b" apart
+        assert found(by_text, [""]) == {""}
+        assert found(by_text, []) == set()
+        assert found(by_int, [1, 3, 9]) == {1, 3}
+        replace_rows(conn, by_text, "k", [{"k": "a\x1fb", "v": 2}, {"k": "", "v": 3}])
+        replace_rows(conn, by_int, "k", [{"k": 4, "v": 5}])
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.select(by_text.c.k, by_text.c.v)).tuples().all()) == {
+            **{k: 1 for k in keys},
+            "a\x1fb": 2,
+            "": 3,
+        }
+        assert dict(conn.execute(sa.select(by_int.c.k, by_int.c.v)).tuples().all()) == {0: 1, 1: 1, 2: 1, 3: 1, 4: 5}
