@@ -255,8 +255,11 @@ def follow(source: KafkaRecordSource, idle_exit_s: float | None = None) -> Itera
         yield from records
 
 
+_VALUE = itemgetter(1)
+
+
 def _headers(raw: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
     """aiokafka's headers (already a tuple of pairs), a null value read as empty bytes."""
-    if None in map(itemgetter(1), raw):
+    if None in map(_VALUE, raw):
         return tuple((k, v or b"") for k, v in raw)
     return cast("tuple[tuple[str, bytes], ...]", tuple(raw))  # no None among them; tuple(a tuple) is itself

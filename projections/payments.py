@@ -122,9 +122,10 @@ class PaymentsProjection:
         table = _table(generation)
         by_ref: dict[str, list[Event]] = {}
         for _, event in batch:
-            ref = _ref_of(event)
-            if ref is not None:
-                by_ref.setdefault(ref, []).append(event)
+            if event.event_type in PAYMENT_TYPES:  # most events are not about payments: spare them the call
+                ref = _ref_of(event)
+                if ref is not None:
+                    by_ref.setdefault(ref, []).append(event)
         if not by_ref:
             return
         stored = {

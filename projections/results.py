@@ -161,6 +161,18 @@ def _fold(row: dict[str, Any], event: Event) -> None:
         row["revoked_at"] = at
 
 
+_TOUCHING = frozenset(
+    {
+        EventType.RESULT_DIGITISED,
+        EventType.RESULT_SYNCED,
+        EventType.RESULT_SYNC_FAILED,
+        EventType.RESULT_REVOKED,
+        EventType.DIVERGENCE_DETECTED,
+    }
+)
+"""Every type _codes may find a result in."""
+
+
 def _codes(event: Event) -> list[str]:
     """The result rows an event touches."""
     p = event.payload
@@ -187,8 +199,9 @@ class ResultsProjection:
         table = _table(generation)
         touched: dict[str, list[Event]] = {}
         for _, event in batch:
-            for code in _codes(event):
-                touched.setdefault(code, []).append(event)
+            if event.event_type in _TOUCHING:  # most events are not about results: spare them the call
+                for code in _codes(event):
+                    touched.setdefault(code, []).append(event)
         if not touched:
             return
         stored = {
