@@ -324,14 +324,18 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[dict[str, Any]
     binary = " (FORMAT BINARY)" if types else ""
     # A tuple per row in C; a row missing a column (None there) takes the slower path below.
     values = operator.itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}') as copy:
-        if types:
-            copy.set_types(types)
-        for row in itertools.chain((first,), pending):
-            try:
-                copy.write_row(values(row))  # psycopg adapts values in C
-            except KeyError:
-                copy.write_row([row.get(c) for c in columns])
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            if types:
+                copy.set_types(types)
+            for row in itertools.chain((first,), pending):
+                try:
+                    copy.write_row(values(row))  # psycopg adapts values in C
+                except KeyError:
+                    copy.write_row([row.get(c) for c in columns])
+    except conn.dialect.loaded_dbapi.IntegrityError as exc:  # as SQLAlchemy raises it for executemany
+        raise sa.exc.IntegrityError(statement, None, exc) from exc
 
 
 _PG_TYPES = {  # subclasses before their bases: Text is a String, SmallInteger an Integer

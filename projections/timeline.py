@@ -91,11 +91,34 @@ class TimelineProjection:
         columns = ", ".join(c.name for c in _table(generation).columns)
         return [("v_timeline", f"SELECT {columns}, {local} AS occurred_at_local FROM timeline_g{generation}")]
 
+    def __init__(self) -> None:
+        # Per store and generation: batches still to look up before inserting, after one met a duplicate.
+        self._checked_batches: dict[tuple[str, int], int] = {}
+
     def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None:
         table = _table(generation)
         first: dict[str, tuple[Record, Event]] = {}
         for record, event in batch:
             first.setdefault(event.id_text, (record, event))
+        # Rows are made as COPY takes them: never a whole batch of row dicts at once.
+        where = (str(conn.engine.url), generation)
+        checked = self._checked_batches.get(where, 0)
+        if checked == 0:
+            try:
+                with conn.begin_nested():
+                    insert_rows(conn, table, (timeline_row(record, event) for record, event in first.values()))
+                return
+            except sa.exc.IntegrityError:  # an event of this batch is already there: look them up
+                checked = _CHECKED_AFTER_A_DUPLICATE
+        self._checked_batches[where] = checked - 1
         present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
         rows = (timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present)
-        insert_rows(conn, table, rows)  # made as COPY takes them: never a whole batch of row dicts at once
+        insert_rows(conn, table, rows)
+
+
+_CHECKED_AFTER_A_DUPLICATE = 10
+"""Redelivered events are rare, so a batch is first inserted as it is, the primary key catching any
+event already there; only then (the savepoint rolled back) does it look up which ones are present,
+and keeps looking up first for the next batches, since redeliveries come in runs. Looking up every
+batch cost ~1.5 us an event, and PostgreSQL plans 10,000 keys against a 300,000-row table as a scan of
+the whole table."""
