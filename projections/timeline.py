@@ -50,29 +50,30 @@ def _table(generation: int) -> sa.Table:
     )
 
 
-def timeline_row(record: Record, event: Event) -> dict[str, object]:
-    """The timeline row of one event (first delivery's log position kept as the link to the log)."""
+def timeline_row(record: Record, event: Event) -> tuple[object, ...]:
+    """The timeline row of one event, in the table's column order (first delivery's log position kept as
+    the link to the log). A tuple, not a dict: COPY takes tuples, and a replay makes one per event."""
     line = describe(event)
-    return {
-        "event_id": event.id_text,
-        "dossier_code": event.dossier_code,
-        "occurred_at": event.occurred_at,
-        "type_rank": EVENT_ORDER[event.event_type],
-        "event_type": event.event_type.value,
-        "source_system": event.source_system.value,
-        "national_status": status_of(event),
-        "summary": line.en,
-        "summary_vi": line.vi,
-        "actor": line.actor,
-        "unit": line.unit,
-        "agency_code": event.agency_code,
-        "procedure_code": event.procedure_code,
-        "source_ref": event.source_ref,
-        "correlation_id": event.correlation_id,
-        "recorded_at": event.recorded_at,
-        "log_partition": record.partition,
-        "log_offset": record.offset,
-    }
+    return (
+        event.id_text,  # event_id
+        event.dossier_code,
+        event.occurred_at,
+        EVENT_ORDER[event.event_type],  # type_rank
+        event.event_type.value,
+        event.source_system.value,
+        status_of(event),  # national_status
+        line.en,  # summary
+        line.vi,  # summary_vi
+        line.actor,
+        line.unit,
+        event.agency_code,
+        event.procedure_code,
+        event.source_ref,
+        event.correlation_id,
+        event.recorded_at,
+        record.partition,  # log_partition
+        record.offset,  # log_offset
+    )
 
 
 class TimelineProjection:

@@ -57,16 +57,21 @@ def test_stores_that_upsert_insert_then_overwrite_on_both_databases(engine: sa.E
         assert conn.execute(sa.select(policy_marks_table.c.next_offset)).scalars().all() == [9]
 
 
-def test_bulk_inserts_take_rows_missing_columns_and_one_column_tables(engine: sa.Engine) -> None:
+def test_bulk_inserts_take_rows_missing_columns_tuples_and_one_column_tables(engine: sa.Engine) -> None:
     wide = sa.Table("wide", sa.MetaData(), sa.Column("k", sa.Integer, primary_key=True), sa.Column("note", sa.Text))
     narrow = sa.Table("narrow", sa.MetaData(), sa.Column("k", sa.Integer, primary_key=True))
     with engine.begin() as conn:
         wide.create(conn)
         narrow.create(conn)
-        insert_rows(conn, wide, [{"k": 1, "note": "đủ"}, {"k": 2}, {"k": 3, "note": None}])
+        insert_rows(conn, wide, [{"k": 1, "note": "đủ"}, {"k": 2}, {"k": 3, "note": None}, (4, "a tuple")])
         insert_rows(conn, narrow, [{"k": 7}, {"k": 8}])
     with engine.connect() as conn:
-        assert [tuple(r) for r in conn.execute(sa.select(wide).order_by(wide.c.k))] == [(1, "đủ"), (2, None), (3, None)]
+        assert [tuple(r) for r in conn.execute(sa.select(wide).order_by(wide.c.k))] == [
+            (1, "đủ"),
+            (2, None),
+            (3, None),
+            (4, "a tuple"),
+        ]
         assert conn.execute(sa.select(narrow.c.k).order_by(narrow.c.k)).scalars().all() == [7, 8]
 
 
