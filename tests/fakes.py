@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import MappingError, UpstreamError
-from hub.events import Event, new_event
+from hub.events import Event, EventType, new_event
 from hub.ports import Headers, Page, UpstreamRecord
 
 
@@ -108,3 +108,15 @@ def project_in_memory(projection: Any, events: Sequence[Event], batches: int = 1
         found = [dict(r._mapping) for r in conn.execute(sa.select(table))]
     engine.dispose()
     return found
+
+
+def accepted_event(**payload: Any) -> Event:
+    """A dossier's acceptance with a due date, ``payload`` adding or overriding fields."""
+    return new_event(
+        EventType.DOSSIER_ACCEPTED,
+        dossier_code="000.00.20.H56-260609-0001",
+        source_system="ONESTOP",
+        source_ref="HS1/accept",
+        occurred_at=datetime(2026, 6, 9, 1, 20, tzinfo=UTC),
+        payload={"due_at": datetime(2026, 6, 12, 10, tzinfo=UTC), **payload},
+    )

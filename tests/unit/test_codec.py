@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 
 from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat
 from hub.errors import DecodeError, EventValidationError
-from hub.events import Event, EventType, new_event
+from hub.events import Event, EventType
 from hub.schemas import SchemaSet
-from tests.fakes import InMemoryRegistry
+from tests.fakes import InMemoryRegistry, accepted_event
 from tests.strategies import events
 
 SCHEMAS = SchemaSet()
@@ -106,7 +105,7 @@ def test_single_object_fingerprint_is_the_spec_crc64_of_the_canonical_form() -> 
 def test_confluent_codec_registers_once_and_reports_its_format() -> None:
     registry = InMemoryRegistry()
     codec = EventCodec(SCHEMAS, registry, subject="s-value")
-    event = _accepted()
+    event = accepted_event()
     for _ in range(5):
         codec.encode(event)
     assert registry.calls == 1
@@ -114,28 +113,17 @@ def test_confluent_codec_registers_once_and_reports_its_format() -> None:
     assert codec.schema_ref() == "id:1"
 
 
-def _accepted(**payload: Any) -> Event:
-    return new_event(
-        EventType.DOSSIER_ACCEPTED,
-        dossier_code="000.00.20.H56-260609-0001",
-        source_system="ONESTOP",
-        source_ref="HS1/accept",
-        occurred_at=datetime(2026, 6, 9, 1, 20, tzinfo=UTC),
-        payload={"due_at": datetime(2026, 6, 12, 10, tzinfo=UTC), **payload},
-    )
-
-
 def test_missing_optional_fields_take_their_defaults() -> None:
-    decoded = codec_single.decode(codec_single.encode(_accepted()))
+    decoded = codec_single.decode(codec_single.encode(accepted_event()))
     assert decoded.payload["receipt_number"] is None and decoded.payload["handling_unit"] is None
 
 
 def test_invalid_payload_is_refused_with_the_field_named() -> None:
     with pytest.raises(EventValidationError, match="due_at"):
-        codec_single.encode(_accepted(due_at="tomorrow"))
+        codec_single.encode(accepted_event(due_at="tomorrow"))
 
 
-GOOD = codec_single.encode(_accepted())
+GOOD = codec_single.encode(accepted_event())
 
 
 @pytest.mark.parametrize(
@@ -168,7 +156,7 @@ def test_unknown_confluent_id_is_a_decode_error() -> None:
 def test_data_written_with_a_published_version_is_read_by_the_current_one() -> None:
     v1 = SCHEMAS.history[0]
     body = GOOD[10:]
-    assert codec_single.decode(b"\xc3\x01" + v1.fingerprint + body).event_id == _accepted().event_id
+    assert codec_single.decode(b"\xc3\x01" + v1.fingerprint + body).event_id == accepted_event().event_id
 
 
 def test_schema_history_file_is_self_contained_json() -> None:

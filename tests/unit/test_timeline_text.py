@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.events import EventType, new_event
 from projections.timeline_text import describe
-
-AT = datetime(2026, 6, 9, 1, 0, tzinfo=UTC)
+from tests.fakes import accepted_event
 
 
 def test_an_acceptance_states_its_due_time_in_local_time() -> None:
-    event = new_event(
-        EventType.DOSSIER_ACCEPTED,
-        dossier_code="000.00.20.H56-260609-0001",
-        source_system="ONESTOP",
-        source_ref="BN-1",
-        occurred_at=AT,
-        payload={"receipt_number": "BN-1", "due_at": datetime(2026, 12, 31, 17, 5, tzinfo=UTC), "received_by": "Lê A"},
-    )
-    line = describe(event)
-    assert line.en == "Accepted, receipt BN-1, result due 01/01/2027 00:05"  # 17:05 UTC is past midnight at UTC+7
+    due = datetime(2026, 12, 31, 17, 5, tzinfo=UTC)  # past midnight, into the next year, at UTC+7
+    line = describe(accepted_event(receipt_number="BN-1", due_at=due, received_by="Lê A"))
+    assert line.en == "Accepted, receipt BN-1, result due 01/01/2027 00:05"
     assert line.vi == "Tiếp nhận hồ sơ, biên nhận BN-1, hẹn trả 01/01/2027 00:05"
     assert line.actor == "Lê A"
 
 
 def test_a_missing_due_time_reads_as_a_question_mark() -> None:
-    event = new_event(
-        EventType.DOSSIER_ACCEPTED,
-        dossier_code="000.00.20.H56-260609-0001",
-        source_system="ONESTOP",
-        source_ref="BN-2",
-        occurred_at=AT,
-        payload={},
-    )
-    assert describe(event).en == "Accepted, result due ?"
+    assert describe(accepted_event(due_at=None)).en == "Accepted, result due ?"
