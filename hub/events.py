@@ -128,8 +128,8 @@ class Event:
     def trusted(cls, *values: Any) -> Event:
         """Build from ``values`` in field order (``__init__``'s) without re-checking: only for data a
         schema already validated (the codec's decoder), where times are UTC and enums known. Decoding
-        is the hot path of every replay: setting the slots directly took 0.9 us an event, keywords and
-        ``object.__setattr__`` 2.6 us."""
+        is the hot path of every replay: with keywords and ``object.__setattr__`` the codec's
+        from_record took 3.1 us an event, setting the slots directly 2.0 us."""
         event = _new(cls)
         for setter, value in zip(_SETTERS, values, strict=True):
             setter(event, value)

@@ -101,7 +101,7 @@ class TimelineProjection:
         first: dict[str, tuple[Record, Event]] = {}
         for record, event in batch:
             first.setdefault(event.id_text, (record, event))
-        # Rows are made as COPY takes them: never a whole batch of row dicts at once.
+        # Rows are made as COPY takes them: never a whole batch of rows at once.
         where = (str(conn.engine.url), generation)
         checked = self._checked_batches.get(where, 0)
         if checked == 0:
