@@ -334,7 +334,7 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Iterable[Row]) -> None:
     quoted = ", ".join(f'"{c}"' for c in columns)
     types = _binary_types(table)
     binary = " (FORMAT BINARY)" if types else ""
-    # A tuple per row in C; a row missing a column (None there) takes the slower path below.
+    # Dict rows: made a tuple in C; one missing a column (None there) takes the slower path below.
     values = operator.itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     statement = f'COPY "{table.name}" ({quoted}) FROM STDIN{binary}'
     try:
@@ -392,7 +392,7 @@ def select_in(conn: Connection, query: sa.Select[Any], column: sa.ColumnElement[
     return found
 
 
-_SEPARATOR = "\x1f"  # ASCII unit separator: no code or id the hub keys on contains it
+_SEPARATOR = "\x1f"  # ASCII unit separator: in no code or id the hub makes; a key holding it takes the array path
 
 
 def _any_of(column: sa.ColumnElement[Any], keys: list[Any]) -> sa.ColumnElement[bool]:
