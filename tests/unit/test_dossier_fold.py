@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hub.events import LOCAL_TZ, Event, EventType, new_event
 from hub.synthetic import province_events
-from projections.dossier_fold import DossierFold, derive
+from projections.dossier_fold import EPOCH, DossierFold, _local_day, derive
 
 T = EventType
 CODE = "000.00.20.H56-260609-0001"
@@ -147,3 +147,12 @@ def test_step_status_and_detailed_step() -> None:
     row = fold_of([submitted(), accepted(5), step, supplement])
     assert row["national_status"] == 5 and row["supplement_open"] is True
     assert (row["detailed_step"], row["handling_unit"]) == ("APPRAISE", "Phòng KT")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(min_value=-(10**12), max_value=4 * 10**12))
+def test_local_day_is_the_calendar_day_in_vietnam(epoch_ms: int) -> None:
+    # Outcomes compare local days computed with integer arithmetic (UTC+7) from 1975 on; before that
+    # the time zone database decides. Either way, the day must be the one a clock in Hà Nội showed.
+    local = (EPOCH + timedelta(milliseconds=epoch_ms)).astimezone(LOCAL_TZ).date()
+    assert _local_day(epoch_ms) == (local - EPOCH.date()).days
