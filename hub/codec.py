@@ -6,8 +6,10 @@ Confluent: ``00`` + 4-byte big-endian schema id + body. Decoding accepts both, a
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import re
 import uuid
 from enum import StrEnum
 from typing import Any
@@ -47,7 +49,12 @@ class EventCodec:
         self.subject = subject
         self._writer = schemas.current.parsed
         self._header = SINGLE_OBJECT_MAGIC + schemas.current.fingerprint
-        self._by_fingerprint = {fp: v.parsed for fp, v in schemas.by_fingerprint().items()}
+        # Decoding reads with event_id as plain text (see _read_as_text); encoding keeps the real schema.
+        self._reader = _read_as_text(schemas.current.schema)
+        self._by_fingerprint = {
+            fp: self._reader if v is schemas.current else _read_as_text(v.schema)
+            for fp, v in schemas.by_fingerprint().items()
+        }
         self._registered_id: int | None = None
         self._by_id: dict[int, Any] = {}
 
@@ -64,7 +71,7 @@ class EventCodec:
         if self._registered_id is None:
             assert self.subject is not None
             self._registered_id = self.registry.register(self.subject, self.schemas.current.json)
-            self._by_id[self._registered_id] = self._writer
+            self._by_id[self._registered_id] = self._reader
         return bytes([_CONFLUENT_MAGIC]) + self._registered_id.to_bytes(4, "big")
 
     def schema_ref(self) -> str:
@@ -130,7 +137,7 @@ class EventCodec:
     def _read(self, data: bytes, start: int, writer: Any) -> Event:
         buf = io.BytesIO(data)
         buf.seek(start)
-        reader = None if writer is self._writer else self._writer
+        reader = None if writer is self._reader else self._reader
         try:
             datum = fastavro.schemaless_reader(
                 buf, writer, reader, return_record_name=True, return_record_name_override=True
@@ -154,7 +161,7 @@ class EventCodec:
         if text is None:
             raise DecodeError(f"unknown schema id {schema_id}")
         try:
-            parsed = fastavro.schema.parse_schema(json.loads(text))
+            parsed = _read_as_text(json.loads(text))
         except Exception as exc:
             raise UpstreamError(f"registry returned an unparsable schema for id {schema_id}: {exc}") from exc
         self._by_id[schema_id] = parsed
@@ -164,9 +171,14 @@ class EventCodec:
     def from_record(datum: dict[str, Any]) -> Event:
         name, payload = datum["payload"]
         event_id = datum["event_id"]
+        if isinstance(event_id, str) and _CANONICAL_UUID(event_id):
+            id_text, event_uuid = event_id, uuid.UUID(event_id)
+        else:  # any other spelling uuid.UUID accepts (as fastavro's uuid reader did), in canonical form
+            event_uuid = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id)
+            id_text = str(event_uuid)
         return Event.trusted(  # in Event's field order
             _TYPES_BY_RECORD.get(name) or EventType(name.rsplit(".", 1)[-1]),
-            event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id),
+            event_uuid,
             datum["dossier_code"],
             _SYSTEMS.get(datum["source_system"]) or SourceSystem(datum["source_system"]),
             datum["source_ref"],
@@ -177,4 +189,21 @@ class EventCodec:
             datum["procedure_code"],
             datum["correlation_id"],
             datum["causation_id"],
+            id_text=id_text,
         )
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def _read_as_text(schema: dict[str, Any]) -> Any:
+    """``schema`` (the envelope) parsed for decoding, its ``event_id`` without the uuid logical type.
+
+    The bytes are the same (a uuid is an Avro string); only what fastavro returns differs. It made a
+    UUID from the text, and every read model keys on the text, so the decoder formatted it straight
+    back: 1.6 us an event of a replay, against 0.9 us to check the text's form and make the UUID."""
+    plain = copy.deepcopy(schema)
+    for item in plain["fields"]:
+        if item["name"] == "event_id" and isinstance(item["type"], dict):
+            item["type"] = {k: v for k, v in item["type"].items() if k != "logicalType"}
+    return fastavro.schema.parse_schema(plain)

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import avro.io
 import avro.schema
+import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -145,6 +146,27 @@ def test_bad_bytes_are_a_decode_error_with_a_reason(data: bytes | None, reason: 
     with pytest.raises(DecodeError) as caught:
         codec_single.decode(data)
     assert reason in caught.value.reason
+
+
+def _with_event_id(event_id: str) -> bytes:
+    """A message whose event_id text is spelled ``event_id`` (another producer's choice)."""
+    record = codec_single.to_record(accepted_event())
+    record["event_id"] = event_id
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, SCHEMAS.current.parsed, record)
+    return codec_single.header() + out.getvalue()
+
+
+def test_event_id_is_read_as_text_in_canonical_form() -> None:
+    canonical = str(accepted_event().event_id)
+    for spelling in (canonical, canonical.upper(), "{" + canonical + "}", canonical.replace("-", "")):
+        decoded = codec_single.decode(_with_event_id(spelling))
+        assert decoded.id_text == canonical and decoded.event_id == accepted_event().event_id
+
+
+def test_an_event_id_that_is_no_uuid_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="not a valid event"):
+        codec_single.decode(_with_event_id("not-a-uuid"))
 
 
 def test_unknown_confluent_id_is_a_decode_error() -> None:
