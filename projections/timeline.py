@@ -2,7 +2,13 @@
 
 Order is (occurred_at, lifecycle rank, event_id): a late event from a slower system sorts into its
 place, and equal times break the same way on every replay. A duplicate delivery (an event id
-already present) adds nothing.
+already in the dossier's timeline) adds nothing.
+
+The primary key (dossier_code, event_id) is the table's only index: every read is one dossier's
+timeline, and an event id is unique within its dossier (it is derived from the source system,
+record and event type, and a source record belongs to one dossier; the dossier_state fold counts
+ids per dossier too). Version 2 had a key on event_id plus an index for reading by dossier: two
+index entries per event, 7.3 against 4.0 us of PostgreSQL's CPU per row at 1M rows.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ def _table(generation: int) -> sa.Table:
     return sa.Table(
         name,
         sa.MetaData(),
-        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
         sa.Column("dossier_code", sa.String(64), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("type_rank", sa.SmallInteger, nullable=False),
@@ -46,7 +52,7 @@ def _table(generation: int) -> sa.Table:
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("log_partition", sa.Integer, nullable=False),
         sa.Column("log_offset", sa.BigInteger, nullable=False),
-        sa.Index(f"ix_{name}_dossier", "dossier_code", "occurred_at", "type_rank", "event_id"),
+        sa.PrimaryKeyConstraint("dossier_code", "event_id", name=f"pk_{name}"),
     )
 
 
@@ -78,7 +84,7 @@ def timeline_row(record: Record, event: Event) -> tuple[object, ...]:
 
 class TimelineProjection:
     name = "timeline"
-    version = 2  # 2: national_status (the TrangThai each event sets; the mirror sends it with the step)
+    version = 3  # 2: national_status (the TrangThai each event sets); 3: keyed by (dossier_code, event_id) alone
 
     def tables(self, generation: int) -> Sequence[sa.Table]:
         return [_table(generation)]
@@ -98,9 +104,9 @@ class TimelineProjection:
 
     def apply(self, conn: Connection, generation: int, batch: Sequence[tuple[Record, Event]]) -> None:
         table = _table(generation)
-        first: dict[str, tuple[Record, Event]] = {}
+        first: dict[tuple[str, str], tuple[Record, Event]] = {}
         for record, event in batch:
-            first.setdefault(event.id_text, (record, event))
+            first.setdefault((event.dossier_code, event.id_text), (record, event))
         # Rows are made as COPY takes them: never a whole batch of rows at once.
         where = (str(conn.engine.url), generation)
         checked = self._checked_batches.get(where, 0)
@@ -112,8 +118,10 @@ class TimelineProjection:
             except sa.exc.IntegrityError:  # an event of this batch is already there: look them up
                 checked = _CHECKED_AFTER_A_DUPLICATE
         self._checked_batches[where] = checked - 1
-        present = {row[0] for row in select_in(conn, sa.select(table.c.event_id), table.c.event_id, first)}
-        rows = (timeline_row(record, event) for event_id, (record, event) in first.items() if event_id not in present)
+        codes = {code for code, _ in first}
+        query = sa.select(table.c.dossier_code, table.c.event_id)
+        present = {(code, event_id) for code, event_id in select_in(conn, query, table.c.dossier_code, codes)}
+        rows = (timeline_row(record, event) for key, (record, event) in first.items() if key not in present)
         insert_rows(conn, table, rows)
 
 
@@ -122,4 +130,4 @@ _CHECKED_AFTER_A_DUPLICATE = 10
 event already there; only then (the savepoint rolled back) does it look up which ones are present,
 and keeps looking up first for the next batches, since redeliveries come in runs. Looking up every
 batch cost ~1.5 us an event, and PostgreSQL plans 10,000 keys against a 300,000-row table as a scan of
-the whole table."""
+the whole table. The look-up reads the batch's dossiers' rows (a few each) through the key's prefix."""
