@@ -189,7 +189,7 @@ class EventCodec:
             datum["procedure_code"],
             datum["correlation_id"],
             datum["causation_id"],
-            id_text=id_text,
+            id_text,
         )
 
 

@@ -128,3 +128,28 @@ def test_settings_refuse_published_secrets_and_placeholders_outside_demo_mode(tm
     assert demo.paygov_secret_value() == "paygov-test-secret" and demo.vnpost_secret_value() == "change-me"
     real = Settings(demo=False, paygov_secret="a-real-merchant-secret-9f2c")
     assert real.paygov_secret_value() == "a-real-merchant-secret-9f2c"
+
+
+def test_trusted_sets_every_field_as_the_checked_constructor_does() -> None:
+    # The decoder's unchecked builder names each slot by hand: a swapped pair must not slip through.
+    event = new_event(
+        EventType.DOSSIER_ACCEPTED,
+        dossier_code="G01-T-1",
+        source_system="ONESTOP",
+        source_ref="ref-1",
+        occurred_at=datetime(2026, 3, 1, 2, tzinfo=UTC),
+        recorded_at=datetime(2026, 3, 1, 3, tzinfo=UTC),
+        payload={"receipt_number": "BN-1"},
+        agency_code="G01",
+        procedure_code="1.000001",
+        correlation_id="corr-1",
+        causation_id="cause-1",
+    )
+    values = [getattr(event, f.name) for f in dataclasses.fields(Event)]
+    values[7] = dict(event.payload)  # the decoder hands over a fresh dict
+    trusted = Event.trusted(*values)
+    assert [getattr(trusted, f.name) for f in dataclasses.fields(Event)] == [
+        getattr(event, f.name) for f in dataclasses.fields(Event)
+    ]
+    with pytest.raises(TypeError):
+        trusted.payload["receipt_number"] = "changed"  # type: ignore[index]
