@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     projection_batch: int = 10_000
     """Most records applied in one database transaction. While catching up (a rebuild, a replay) big
     batches fold each dossier fewer times, and a runner's peak memory grows with them: 1M-event replays
-    (bench/projection_replay.py, 2 runners) ran at 24,374-25,421/s with 141 MB per runner at 10,000, and
-    at 25,763/s with 174 MB at 20,000 (before later speed-ups: 32,361-32,689/s and 138 MB at 10,000 now).
+    (bench/projection_replay.py, 2 runners) ran at 40,122-42,425/s with 138 MB per runner at 10,000,
+    and at 42,321/s with 170 MB at 20,000 (one run; the machine's runs of one setting vary by ~5%).
     A runner that keeps up gets small batches anyway."""
     connector_page_size: int = 200
     """Records asked for per page from an upstream feed."""
