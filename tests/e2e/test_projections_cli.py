@@ -12,6 +12,7 @@ from tests.e2e.test_cli import run_hub
 from tests.integration.read_models import fresh_topic, publish
 
 STATE_VERSION = projection("dossier_state").version
+TIMELINE_VERSION = projection("timeline").version
 
 
 def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> None:
@@ -26,7 +27,7 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
 
     status = run_hub(settings, "projections", "status", env=env)
     assert status.returncode == 0, status.stderr
-    assert "timeline: generation 1 (v2); applied through 1500 records" in status.stdout
+    assert f"timeline: generation 1 (v{TIMELINE_VERSION}); applied through 1500 records" in status.stdout
     assert f"dossier_state: generation 1 (v{STATE_VERSION}); applied through 1500 records" in status.stdout
 
     rebuilt = run_hub(settings, "projections", "rebuild", "dossier_state", env=env)
