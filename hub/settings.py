@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     projection_batch: int = 10_000
     """Most records applied in one database transaction. While catching up (a rebuild, a replay) big
     batches fold each dossier fewer times, and a runner's peak memory grows with them: 1M-event replays
-    (bench/projection_replay.py, 2 runners) ran at 40,122-42,425/s with 138 MB per runner at 10,000,
-    and at 42,321/s with 170 MB at 20,000 (one run; the machine's runs of one setting vary by ~5%).
+    (bench/projection_replay.py, 2 runners) ran at 40,122-40,778/s with 138 MB per runner at 10,000,
+    and at 42,321/s with 170 MB at 20,000, within the same hour (runs of one setting vary by ~5%).
     A runner that keeps up gets small batches anyway."""
     connector_page_size: int = 200
     """Records asked for per page from an upstream feed."""
