@@ -194,16 +194,14 @@ class EventCodec:
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
-_new = object.__new__
-_set = object.__setattr__
 
 
 def uuid_of_canonical(text: str) -> uuid.UUID:
     """``uuid.UUID(text)`` for text already known to be a canonical UUID: the two attributes
     ``UUID.__init__`` sets, the way it sets them, without its parsing of other spellings (0.73 -> 0.30 us)."""
-    value = _new(uuid.UUID)
-    _set(value, "int", int(text.replace("-", ""), 16))
-    _set(value, "is_safe", uuid.SafeUUID.unknown)
+    value = object.__new__(uuid.UUID)
+    object.__setattr__(value, "int", int(text.replace("-", ""), 16))
+    object.__setattr__(value, "is_safe", uuid.SafeUUID.unknown)
     return value
 
 

@@ -372,7 +372,6 @@ def _fee_status(fee_total: int, paid: int, payments: dict[str, dict[str, Any]]) 
     return "requested" if any(p.get("requested") for p in payments.values()) else "due"
 
 
-_NO_VALUE: list[Any] = [None, None]  # an absent register reads as this (never written to)
 _EMPTY: dict[str, Any] = {}  # an absent record-valued register reads as this (never written to)
 _FAILED_DELIVERY = ("DELIVERY_FAILED", "RETURNED_TO_SENDER")
 
@@ -384,15 +383,14 @@ def _extension_order(extension: dict[str, Any]) -> tuple[int, int]:
 def derive(code: str, fold: DossierFold) -> dict[str, Any]:
     """The dossier_state row: what dashboards read, computed only from the fold.
 
-    Written for speed (a replay derives a row per dossier per batch): registers are read straight
-    from the fold's dict, and what most dossiers lack (supplements, extensions, payments, postal
-    items) is skipped when absent."""
+    A replay derives a row per dossier per batch: what most dossiers lack (supplements, extensions,
+    payments, postal items) is skipped when absent, and nothing is built only to be counted."""
     d = fold.d
     get = d.get
-    submitted = (get("submitted") or _NO_VALUE)[1] or _EMPTY
-    accepted = (get("accepted") or _NO_VALUE)[1] or _EMPTY
-    finished = ((get("finished") or _NO_VALUE)[1] or _EMPTY).get("at")
-    returned = (get("returned") or _NO_VALUE)[1] or _EMPTY
+    submitted = fold.value("submitted") or _EMPTY
+    accepted = fold.value("accepted") or _EMPTY
+    finished = (fold.value("finished") or _EMPTY).get("at")
+    returned = fold.value("returned") or _EMPTY
     supplements: dict[str, dict[str, int]] | None = get("supplements")
     rounds = closed_rounds = supplement_ms = 0
     if supplements:
@@ -401,9 +399,7 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         rounds, closed_rounds = len(requested), len(closed)
         supplement_ms = sum(max(r["provided"] - r["requested"], 0) for r in closed)
     initial_due = accepted.get("due") or submitted.get("due")
-    legal_due = (get("supplement_due") or _NO_VALUE)[1] or (
-        initial_due + supplement_ms if initial_due is not None else None
-    )
+    legal_due = fold.value("supplement_due") or (initial_due + supplement_ms if initial_due is not None else None)
     recorded_extensions = get("extensions")
     extensions = sorted(recorded_extensions.values(), key=_extension_order) if recorded_extensions else []
     due = extensions[-1]["new"] if extensions else legal_due
@@ -412,14 +408,13 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
     payments: dict[str, dict[str, Any]] = get("payments") or _EMPTY
     paid = sum(p.get("paid", 0) for p in payments.values()) if payments else 0
     outcome = _outcome(fold, finished, legal_due, rounds)
-    postal = (get("postal") or _NO_VALUE)[1] or _EMPTY
-    mirror = (get("mirror") or _NO_VALUE)[1] or _EMPTY
-    step = (get("step") or _NO_VALUE)[1] or _EMPTY
-    satisfaction = get("satisfaction") or _NO_VALUE
+    postal = fold.value("postal") or _EMPTY
+    mirror = fold.value("mirror") or _EMPTY
+    step = fold.value("step") or _EMPTY
     portal_version = int(get("pv", 0))
     mirror_version = int(mirror.get("version", 0))
     # Mirrorable once the portal can file it: the procedure and a submission or acceptance are known.
-    procedure = (get("procedure") or _NO_VALUE)[1]
+    procedure = fold.value("procedure")
     mirror_ready = procedure is not None and bool(submitted or accepted)
 
     gaps = []
@@ -440,19 +435,19 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
     if outcome == "overdue" and not extensions:
         gaps.append("overdue_without_apology")
     items: dict[str, dict[str, Any]] | None = get("postal_orders")
-    if items and any(i.get("latest", _NO_VALUE)[1] in _FAILED_DELIVERY for i in items.values()):
+    if items and any(i.get("latest", [None, None])[1] in _FAILED_DELIVERY for i in items.values()):
         gaps.append("postal_delivery_failed")  # an item's latest tracking: cleared once that item is delivered
 
     return {
         "dossier_code": code,
         "procedure_code": procedure,
-        "agency_code": (get("agency") or _NO_VALUE)[1],
-        "handling_unit": (get("unit") or _NO_VALUE)[1],
+        "agency_code": fold.value("agency"),
+        "handling_unit": fold.value("unit"),
         "service_code": submitted.get("service_code"),
         "channel": submitted.get("channel"),
         "online_level": submitted.get("online_level"),
         "applicant_kind": submitted.get("applicant_kind"),
-        "national_status": (get("status") or _NO_VALUE)[1],
+        "national_status": fold.value("status"),
         "detailed_step": step.get("step"),
         "detailed_step_text": step.get("text"),
         "submitted_at": _dt(submitted.get("at")),
@@ -466,9 +461,9 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         "finished_at": _dt(finished),
         "returned_at": _dt(returned.get("at")),
         "return_channel": returned.get("channel"),
-        "refused_at": _closed_at(get("refused")),
-        "withdrawn_at": _closed_at(get("withdrawn")),
-        "stopped_at": _closed_at(get("stopped")),
+        "refused_at": _closed_at(fold, "refused"),
+        "withdrawn_at": _closed_at(fold, "withdrawn"),
+        "stopped_at": _closed_at(fold, "stopped"),
         "supplement_rounds": rounds,
         "supplement_seconds": supplement_ms // 1000,
         "supplement_open": rounds > closed_rounds,
@@ -479,8 +474,8 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         "postal_item_code": postal.get("item"),
         "postal_status": postal.get("status"),
         "digitised_results": len(get("digitised", ())),
-        "satisfaction": satisfaction[1],
-        "rated_at": _dt(satisfaction[0][0]) if satisfaction[0] else None,
+        "satisfaction": fold.value("satisfaction"),
+        "rated_at": _dt(d["satisfaction"][0][0]) if get("satisfaction") else None,
         "portal_version": portal_version,
         "mirror_version": mirror_version,
         "mirror_pending": mirror_ready and portal_version > mirror_version,
@@ -488,7 +483,7 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
         "mirror_synced_at": _dt(mirror.get("at")),
         "mirror_failures": len(get("mirror_failures", ())),
         "divergences": len(get("divergences", ())),
-        "last_divergence": (get("divergence") or _NO_VALUE)[1],
+        "last_divergence": fold.value("divergence"),
         "gap_flags": ",".join(gaps),
         "event_count": len(fold.ids),
         "first_event_at": _dt(get("first")),
@@ -496,5 +491,5 @@ def derive(code: str, fold: DossierFold) -> dict[str, Any]:
     }
 
 
-def _closed_at(register: list[Any] | None) -> datetime | None:
-    return None if register is None else _dt((register[1] or _EMPTY).get("at"))
+def _closed_at(fold: DossierFold, name: str) -> datetime | None:
+    return _dt((fold.value(name) or _EMPTY).get("at"))
