@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -161,28 +161,28 @@ def _fold(row: dict[str, Any], event: Event) -> None:
         row["revoked_at"] = at
 
 
-_TOUCHING = frozenset(
-    {
-        EventType.RESULT_DIGITISED,
-        EventType.RESULT_SYNCED,
-        EventType.RESULT_SYNC_FAILED,
-        EventType.RESULT_REVOKED,
-        EventType.DIVERGENCE_DETECTED,
-    }
-)
-"""Every type _codes may find a result in."""
-
-
-def _codes(event: Event) -> list[str]:
-    """The result rows an event touches."""
+def _digitised(event: Event) -> list[str]:
     p = event.payload
-    if event.event_type is EventType.RESULT_DIGITISED:
-        return [p["result_code"], *([p["replaces_result_code"]] if p.get("replaces_result_code") else [])]
-    if event.event_type in (EventType.RESULT_SYNCED, EventType.RESULT_SYNC_FAILED, EventType.RESULT_REVOKED):
-        return [p["result_code"]]
-    if event.event_type is EventType.DIVERGENCE_DETECTED and event.source_system == "DVCQG" and p.get("subject"):
-        return [p["subject"]]
-    return []
+    return [p["result_code"], *([p["replaces_result_code"]] if p.get("replaces_result_code") else [])]
+
+
+def _own_result(event: Event) -> list[str]:
+    return [event.payload["result_code"]]
+
+
+def _divergence(event: Event) -> list[str]:
+    subject = event.payload.get("subject")
+    return [subject] if event.source_system == "DVCQG" and subject else []
+
+
+_CODES: dict[EventType, Callable[[Event], list[str]]] = {
+    EventType.RESULT_DIGITISED: _digitised,
+    EventType.RESULT_SYNCED: _own_result,
+    EventType.RESULT_SYNC_FAILED: _own_result,
+    EventType.RESULT_REVOKED: _own_result,
+    EventType.DIVERGENCE_DETECTED: _divergence,
+}
+"""The result rows an event touches, by its type; other types touch none (and cost no call)."""
 
 
 class ResultsProjection:
@@ -199,8 +199,9 @@ class ResultsProjection:
         table = _table(generation)
         touched: dict[str, list[Event]] = {}
         for _, event in batch:
-            if event.event_type in _TOUCHING:  # most events are not about results: spare them the call
-                for code in _codes(event):
+            codes_of = _CODES.get(event.event_type)
+            if codes_of is not None:
+                for code in codes_of(event):
                     touched.setdefault(code, []).append(event)
         if not touched:
             return
