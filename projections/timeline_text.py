@@ -113,9 +113,9 @@ def _supplement_requested(p: P) -> Line:
 
 
 def _supplement_provided(p: P) -> Line:
-    new_due = _d(p.get("new_due_at"))
-    due = f", new due date {new_due}" if p.get("new_due_at") else ""
-    due_vi = f", hẹn trả mới {new_due}" if p.get("new_due_at") else ""
+    new_due = _d(p["new_due_at"]) if p.get("new_due_at") else None
+    due = f", new due date {new_due}" if new_due else ""
+    due_vi = f", hẹn trả mới {new_due}" if new_due else ""
     return Line(f"Supplement received (round {p['round']}){due}", f"Tiếp nhận bổ sung (lần {p['round']}){due_vi}")
 
 
