@@ -22,11 +22,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.epoch_millis import EPOCH, ms, utc_of_ms
 from hub.events import EVENT_ORDER, LOCAL_TZ, Event, EventType
 
 __all__ = ["HANDLERS", "PORTAL_TYPES", "STEP_TYPES", "DossierFold", "derive", "ms", "status_of"]
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Key = list[Any]  # [time ms, lifecycle rank, event id] (status: [class, time, rank, id])
 
 # TrangThaiHoSo set by each event type; None = the event does not change the status.
@@ -66,25 +66,8 @@ def status_of(event: Event) -> int | None:
     return NATIONAL_STATUS.get(event.event_type)
 
 
-_MS = timedelta(milliseconds=1)  # made once: building it took two thirds of ms()'s 0.6 us
-
-
-def ms(moment: datetime) -> int:
-    """Exact epoch milliseconds (no float rounding)."""
-    return (moment - EPOCH) // _MS
-
-
 def _dt(value: int | None) -> datetime | None:
-    if value is None:
-        return None
-    if -_EXACT_MS < value < _EXACT_MS:  # half the time of EPOCH + timedelta(milliseconds=value)
-        return datetime.fromtimestamp(value / 1000, UTC)
-    return EPOCH + timedelta(milliseconds=value)
-
-
-_EXACT_MS = 4 * 10**12
-"""Below this (the year 2096) value / 1000 is within 0.5 us of the exact time, and fromtimestamp
-rounds to the microsecond: the result is the exact millisecond."""
+    return None if value is None else utc_of_ms(value)
 
 
 def _status_class(code: int) -> int:

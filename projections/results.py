@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from hub.epoch_millis import utc_of_ms
 from hub.events import Event, EventType
 from hub.ports import Record
 from hub.sql_store import replace_rows, select_in
@@ -35,7 +36,7 @@ RESULT_STATES = ("pending", "synced", "failed", "drifted", "revoked", "replaced"
 def _day(value: Any) -> str | None:
     if value is None:
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromtimestamp(int(value) / 1000, UTC)
+    moment = value if isinstance(value, datetime) else utc_of_ms(int(value))
     return moment.astimezone(UTC).isoformat()
 
 
