@@ -11,6 +11,7 @@ import io
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +19,7 @@ import fastavro
 import fastavro.schema
 import fastavro.validation
 
+from hub.epoch_millis import utc_of_ms
 from hub.errors import DecodeError, EventValidationError, UpstreamError
 from hub.events import Event, EventType, SourceSystem
 from hub.ports import SchemaRegistry
@@ -49,10 +51,11 @@ class EventCodec:
         self.subject = subject
         self._writer = schemas.current.parsed
         self._header = SINGLE_OBJECT_MAGIC + schemas.current.fingerprint
-        # Decoding reads with event_id as plain text (see _read_as_text); encoding keeps the real schema.
-        self._reader = _read_as_text(schemas.current.schema)
+        # Decoding reads event_id and the top-level times as plain text and longs (see _Decoding);
+        # encoding keeps the real schema.
+        self._reader = _Decoding.of(schemas.current.schema)
         self._by_fingerprint = {
-            fp: self._reader if v is schemas.current else _read_as_text(v.schema)
+            fp: self._reader.parsed if v is schemas.current else _Decoding.of(v.schema).parsed
             for fp, v in schemas.by_fingerprint().items()
         }
         self._registered_id: int | None = None
@@ -71,7 +74,7 @@ class EventCodec:
         if self._registered_id is None:
             assert self.subject is not None
             self._registered_id = self.registry.register(self.subject, self.schemas.current.json)
-            self._by_id[self._registered_id] = self._reader
+            self._by_id[self._registered_id] = self._reader.parsed
         return bytes([_CONFLUENT_MAGIC]) + self._registered_id.to_bytes(4, "big")
 
     def schema_ref(self) -> str:
@@ -137,7 +140,8 @@ class EventCodec:
     def _read(self, data: bytes, start: int, writer: Any) -> Event:
         buf = io.BytesIO(data)
         buf.seek(start)
-        reader = None if writer is self._reader else self._reader
+        decoding = self._reader
+        reader = None if writer is decoding.parsed else decoding.parsed
         try:
             datum = fastavro.schemaless_reader(
                 buf, writer, reader, return_record_name=True, return_record_name_override=True
@@ -147,8 +151,9 @@ class EventCodec:
         if buf.tell() != len(data):
             raise DecodeError(f"{len(data) - buf.tell()} trailing bytes after the Avro body")
         try:
-            return self.from_record(datum)  # type: ignore[arg-type]  # the envelope is a record
-        except (ValueError, KeyError, TypeError) as exc:
+            decoding.make_times(datum)  # type: ignore[arg-type]  # the envelope is a record
+            return self.from_record(datum)  # type: ignore[arg-type]
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise DecodeError(f"decoded datum is not a valid event: {exc}") from exc
 
     def _writer_for_id(self, schema_id: int) -> Any:
@@ -161,7 +166,7 @@ class EventCodec:
         if text is None:
             raise DecodeError(f"unknown schema id {schema_id}")
         try:
-            parsed = _read_as_text(json.loads(text))
+            parsed = _Decoding.of(json.loads(text)).parsed
         except Exception as exc:
             raise UpstreamError(f"registry returned an unparsable schema for id {schema_id}: {exc}") from exc
         self._by_id[schema_id] = parsed
@@ -205,14 +210,108 @@ def uuid_of_canonical(text: str) -> uuid.UUID:
     return value
 
 
-def _read_as_text(schema: dict[str, Any]) -> Any:
-    """``schema`` (the envelope) parsed for decoding, its ``event_id`` without the uuid logical type.
+_MILLIS = "timestamp-millis"
 
-    The bytes are the same (a uuid is an Avro string); only what fastavro returns differs. It made a
-    UUID from the text, and every read model keys on the text, so the decoder formatted it straight
-    back: 1.6 us an event of a replay, against 0.9 us to check the text's form and make the UUID."""
-    plain = copy.deepcopy(schema)
-    for item in plain["fields"]:
-        if item["name"] == "event_id" and isinstance(item["type"], dict):
-            item["type"] = {k: v for k, v in item["type"].items() if k != "logicalType"}
-    return fastavro.schema.parse_schema(plain)
+
+@dataclass(frozen=True)
+class _Decoding:
+    """A schema parsed for decoding, without the logical types of ``event_id`` and of the top-level
+    times of the envelope and of each payload record (the bytes are the same: a uuid is a string, a
+    timestamp-millis a long); ``make_times`` turns those longs into datetimes afterwards.
+
+    fastavro made a UUID of the id, and the read models key on its text, so the decoder formatted it
+    straight back (1.6 us an event of a replay, against 0.9 us to check the text and make the UUID),
+    and it makes a time as epoch + timedelta, ~0.4 us, where ``utc_of_ms`` takes ~0.2: fastavro's
+    read of 30,000 province events went from 13.4 to 11.4 us an event with these types dropped.
+    Times nested deeper, and payload records another type refers to by name, keep their logical type.
+    """
+
+    parsed: Any
+    envelope_times: tuple[str, ...]
+    payload_times: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, schema: dict[str, Any]) -> _Decoding:
+        plain = copy.deepcopy(schema)
+        namespace = plain.get("namespace", "")
+        envelope_times = []
+        payload_times: dict[str, tuple[str, ...]] = {}
+        for item in plain["fields"]:
+            if item["name"] == "event_id" and isinstance(item["type"], dict):
+                item["type"] = {k: v for k, v in item["type"].items() if k != "logicalType"}
+            elif _strip_millis(item):
+                envelope_times.append(item["name"])
+            elif item["name"] == "payload" and isinstance(item["type"], list):
+                referenced = _names_referred_to(plain)
+                for branch in item["type"]:
+                    if not isinstance(branch, dict) or branch.get("type") != "record":
+                        continue
+                    name = _full_name(branch, namespace)
+                    if name in referenced or branch["name"] in referenced:
+                        continue
+                    times = tuple(f["name"] for f in branch["fields"] if _strip_millis(f))
+                    if times:
+                        payload_times[name] = times
+        return cls(fastavro.schema.parse_schema(plain), tuple(envelope_times), payload_times)
+
+    def make_times(self, datum: dict[str, Any]) -> None:
+        """Datetimes from the longs read in place of timestamp-millis (OverflowError beyond year 9999)."""
+        for name in self.envelope_times:
+            if (value := datum[name]) is not None:
+                datum[name] = utc_of_ms(value)
+        branch = datum["payload"]
+        names = self.payload_times.get(branch[0]) if isinstance(branch, tuple) else None
+        if names:
+            payload = branch[1]
+            for name in names:
+                if (value := payload.get(name)) is not None:
+                    payload[name] = utc_of_ms(value)
+
+
+def _strip_millis(item: dict[str, Any]) -> bool:
+    """Drop the field's timestamp-millis logical type (alone or beside null in a union); True if it had one."""
+    kind = item["type"]
+    branches = kind if isinstance(kind, list) else [kind]
+    found = False
+    for i, branch in enumerate(branches):
+        if isinstance(branch, dict) and branch.get("logicalType") == _MILLIS and branch.get("type") == "long":
+            branches[i] = "long"
+            found = True
+    if found and not isinstance(kind, list):
+        item["type"] = "long"
+    return found
+
+
+def _full_name(named: dict[str, Any], namespace: str) -> str:
+    name = named["name"]
+    return name if "." in name else f"{named.get('namespace', namespace)}.{name}"
+
+
+def _names_referred_to(schema: Any) -> set[str]:
+    """Every type name used as a reference (a bare string other than a primitive type) in ``schema``."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            if node not in _PRIMITIVES:
+                found.add(node)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            kind = node.get("type")
+            if kind == "record" or kind == "error":
+                for item in node.get("fields", ()):
+                    walk(item["type"])
+            elif kind == "array":
+                walk(node["items"])
+            elif kind == "map":
+                walk(node["values"])
+            elif kind not in ("enum", "fixed"):
+                walk(kind)
+
+    walk(schema)
+    return found
+
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})

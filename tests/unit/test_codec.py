@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, uuid_of_canonical
+from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, _Decoding, uuid_of_canonical
 from hub.errors import DecodeError, EventValidationError
 from hub.events import Event, EventType
 from hub.schemas import SchemaSet
@@ -193,3 +194,42 @@ def test_a_uuid_made_from_canonical_text_is_the_one_uuid_makes(value: uuid.UUID)
     made = uuid_of_canonical(str(value))
     assert made == value and hash(made) == hash(value) and str(made) == str(value)
     assert (made.version, made.variant, made.is_safe) == (value.version, value.variant, value.is_safe)
+
+
+def test_a_time_beyond_the_year_9999_is_a_decode_error() -> None:
+    record = codec_single.to_record(accepted_event())
+    record["occurred_at"] = 260_000_000_000_000  # ms: the year ~10209, a valid Avro long
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, SCHEMAS.current.parsed, record)  # fastavro writes an int as it is
+    with pytest.raises(DecodeError, match="not a valid event"):
+        codec_single.decode(codec_single.header() + out.getvalue())
+
+
+def test_times_of_a_payload_record_named_elsewhere_keep_their_logical_type() -> None:
+    millis = {"type": "long", "logicalType": "timestamp-millis"}
+    stamp = {"type": "record", "name": "Stamp", "fields": [{"name": "at", "type": millis}]}
+    other = {"type": "record", "name": "Other", "fields": [{"name": "at", "type": ["null", millis]}]}
+    schema = {
+        "type": "record",
+        "name": "Envelope",
+        "namespace": "t",
+        "fields": [
+            {"name": "occurred_at", "type": millis},
+            {"name": "payload", "type": [stamp, other]},
+            {"name": "again", "type": ["null", "t.Stamp"]},
+        ],
+    }
+    decoding = _Decoding.of(schema)
+    assert decoding.envelope_times == ("occurred_at",)
+    assert decoding.payload_times == {"t.Other": ("at",)}, "Stamp is also used by name: fastavro converts it"
+    moment = datetime(2026, 1, 5, 7, 30, 1, 250000, tzinfo=UTC)
+    for payload in (("t.Stamp", {"at": moment}), ("t.Other", {"at": moment}), ("t.Other", {"at": None})):
+        out = io.BytesIO()
+        datum = {"occurred_at": moment, "payload": payload, "again": {"at": moment}}
+        fastavro.schemaless_writer(out, fastavro.parse_schema(schema), datum)
+        read = fastavro.schemaless_reader(
+            io.BytesIO(out.getvalue()), decoding.parsed, None, return_record_name=True, return_record_name_override=True
+        )
+        assert isinstance(read, dict)
+        decoding.make_times(read)
+        assert read == datum
