@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -14,9 +13,8 @@ import avro.schema
 import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, _Decoding, uuid_of_canonical
+from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, _Decoding
 from hub.errors import DecodeError, EventValidationError
 from hub.events import Event, EventType
 from hub.schemas import SchemaSet
@@ -187,13 +185,6 @@ def test_data_written_with_a_published_version_is_read_by_the_current_one() -> N
 def test_schema_history_file_is_self_contained_json() -> None:
     parsed = json.loads(LATEST.read_text(encoding="utf-8"))
     assert parsed["name"] == "vn.motcua.events.DossierEvent"
-
-
-@given(st.uuids())
-def test_a_uuid_made_from_canonical_text_is_the_one_uuid_makes(value: uuid.UUID) -> None:
-    made = uuid_of_canonical(str(value))
-    assert made == value and hash(made) == hash(value) and str(made) == str(value)
-    assert (made.version, made.variant, made.is_safe) == (value.version, value.variant, value.is_safe)
 
 
 def test_a_time_beyond_the_year_9999_is_a_decode_error() -> None:

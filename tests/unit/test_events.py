@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.errors import ConfigError
-from hub.events import Event, EventType, new_event
+from hub.events import Event, EventType, new_event, uuid_of_canonical
 from hub.identity import mask, protect_identity
 from hub.settings import Settings
 
@@ -145,11 +148,25 @@ def test_trusted_sets_every_field_as_the_checked_constructor_does() -> None:
         correlation_id="corr-1",
         causation_id="cause-1",
     )
-    values = [getattr(event, f.name) for f in dataclasses.fields(Event)]
-    values[7] = dict(event.payload)  # the decoder hands over a fresh dict
+    values = [getattr(event, f.name) for f in dataclasses.fields(Event) if f.name != "event_id"]
+    values[6] = dict(event.payload)  # the decoder hands over a fresh dict
     trusted = Event.trusted(*values)
+    with pytest.raises(AttributeError):
+        object.__getattribute__(trusted, "event_id")  # not made until it is read
     assert [getattr(trusted, f.name) for f in dataclasses.fields(Event)] == [
         getattr(event, f.name) for f in dataclasses.fields(Event)
     ]
     with pytest.raises(TypeError):
         trusted.payload["receipt_number"] = "changed"  # type: ignore[index]
+    with pytest.raises(AttributeError, match="no attribute 'evnt_id'"):
+        getattr(trusted, "evnt_id")  # noqa: B009  # only event_id is made on demand
+    fresh = Event.trusted(*values)  # equality, repr and replace read the id before anything else
+    assert fresh == event and repr(Event.trusted(*values)) == repr(event)
+    assert dataclasses.replace(Event.trusted(*values), causation_id=None).event_id == event.event_id
+
+
+@given(st.uuids())
+def test_a_uuid_made_from_canonical_text_is_the_one_uuid_makes(value: uuid.UUID) -> None:
+    made = uuid_of_canonical(str(value))
+    assert made == value and hash(made) == hash(value) and str(made) == str(value)
+    assert (made.version, made.variant, made.is_safe) == (value.version, value.variant, value.is_safe)
