@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -423,14 +423,20 @@ def _upsert_statement(table: sa.Table, postgres: bool, columns: frozenset[str]) 
     return insert.on_conflict_do_update(index_elements=keys, set_=update)
 
 
-def replace_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Replace whole rows by key: delete then bulk insert, inside the caller's transaction."""
+def replace_rows(
+    conn: Connection, table: sa.Table, key: str, rows: Sequence[dict[str, Any]], stored: Container[Any]
+) -> None:
+    """Write whole rows by key inside the caller's transaction: those whose key is in ``stored`` (the
+    keys the caller read in this same transaction) are deleted first, then all are bulk inserted.
+    A new key costs no delete: most rows of a replay are new, and deleting them too cost PostgreSQL
+    a key look-up each for nothing."""
     if not rows:
         return
     column = table.c[key]
-    keys = [row[key] for row in rows]
+    keys = [k for row in rows if (k := row[key]) in stored]
     if is_postgres(conn):
-        conn.execute(table.delete().where(_any_of(column, keys)))
+        if keys:
+            conn.execute(table.delete().where(_any_of(column, keys)))
     else:
         for start in range(0, len(keys), 900):
             conn.execute(table.delete().where(column.in_(keys[start : start + 900])))

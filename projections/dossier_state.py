@@ -154,4 +154,4 @@ def _apply_chunk(conn: Connection, table: sa.Table, by_code: dict[str, list[Even
         changed = [fold.apply(event) for event in events]
         if any(changed):
             rows.append(_row(code, fold))
-    replace_rows(conn, table, "dossier_code", rows)
+    replace_rows(conn, table, "dossier_code", rows, folds)

@@ -141,4 +141,4 @@ class PaymentsProjection:
             row["state"] = _state(row)
             if row != before:
                 rows.append({c.name: row.get(c.name) for c in table.columns})
-        replace_rows(conn, table, "payment_ref", rows)
+        replace_rows(conn, table, "payment_ref", rows, stored)

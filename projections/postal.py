@@ -140,4 +140,4 @@ class PostalProjection:
             values = {c.name: row.get(c.name) for c in table.columns}
             if values != {c.name: before.get(c.name) for c in table.columns}:
                 rows.append(values)
-        replace_rows(conn, table, "item_code", rows)
+        replace_rows(conn, table, "item_code", rows, stored)

@@ -222,4 +222,4 @@ class ResultsProjection:
             row["state"] = _state(row)
             if row != before:
                 rows.append({c.name: row.get(c.name) for c in table.columns})
-        replace_rows(conn, table, "result_code", rows)
+        replace_rows(conn, table, "result_code", rows, stored)

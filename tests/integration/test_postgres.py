@@ -100,12 +100,19 @@ def test_select_in_and_replace_rows_find_exactly_the_keys_asked_for(engine: sa.E
         assert found(by_text, [""]) == {""}
         assert found(by_text, []) == set()
         assert found(by_int, [1, 3, 9]) == {1, 3}
-        replace_rows(conn, by_text, "k", [{"k": "a\x1fb", "v": 2}, {"k": "", "v": 3}])
-        replace_rows(conn, by_int, "k", [{"k": 4, "v": 5}])
+        replace_rows(conn, by_text, "k", [{"k": "a\x1fb", "v": 2}, {"k": "", "v": 3}], {"a\x1fb", ""})
+        replace_rows(conn, by_int, "k", [{"k": 4, "v": 5}, {"k": 7, "v": 7}], {4})
     with engine.connect() as conn:
         assert dict(conn.execute(sa.select(by_text.c.k, by_text.c.v)).tuples().all()) == {
             **{k: 1 for k in keys},
             "a\x1fb": 2,
             "": 3,
         }
-        assert dict(conn.execute(sa.select(by_int.c.k, by_int.c.v)).tuples().all()) == {0: 1, 1: 1, 2: 1, 3: 1, 4: 5}
+        assert dict(conn.execute(sa.select(by_int.c.k, by_int.c.v)).tuples().all()) == {
+            0: 1,
+            1: 1,
+            2: 1,
+            3: 1,
+            4: 5,
+            7: 7,
+        }
