@@ -20,12 +20,14 @@ def ms(moment: datetime) -> int:
 
 
 def utc_of_ms(value: int) -> datetime:
-    """The UTC datetime ``value`` milliseconds after the epoch. OverflowError outside years 1-9999."""
-    if -_EXACT_MS < value < _EXACT_MS:  # half the time of EPOCH + timedelta(milliseconds=value)
-        return datetime.fromtimestamp(value / 1000, UTC)
+    """The UTC datetime ``value`` milliseconds after the epoch. OverflowError outside years 1-9999.
+
+    Below 4 * 10**12 (the year 2096) value / 1000 is within 0.5 us of the exact time, and
+    fromtimestamp rounds to the microsecond: the result is the exact millisecond, in 0.17 us against
+    0.4 for EPOCH + timedelta. Written with a literal and an alias: 0.24 us a call, against 0.30."""
+    if -4_000_000_000_000 < value < 4_000_000_000_000:
+        return _fromtimestamp(value / 1000, UTC)
     return EPOCH + timedelta(milliseconds=value)
 
 
-_EXACT_MS = 4 * 10**12
-"""Below this (the year 2096) value / 1000 is within 0.5 us of the exact time, and fromtimestamp
-rounds to the microsecond: the result is the exact millisecond."""
+_fromtimestamp = datetime.fromtimestamp
