@@ -121,7 +121,9 @@ class KafkaEventLog:
         self._wait(futures)
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
-        self._wait([self._producer.send(topic, key=key, value=value, headers=list(headers))])
+        """Send one record and wait for it. kafka-python refuses a header without a value: sent empty."""
+        sendable = [(k, b"" if v is None else v) for k, v in headers]
+        self._wait([self._producer.send(topic, key=key, value=value, headers=sendable)])
 
     def flush(self) -> None:
         self._producer.flush(timeout=self.settings.kafka_request_timeout_ms / 1000)

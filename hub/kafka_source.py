@@ -20,8 +20,7 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from operator import itemgetter
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as AioTopicPartition
@@ -185,7 +184,7 @@ class KafkaRecordSource:
         if self._hook_failures:  # records after a failed on_assign were not positioned by it
             raise self._hook_failures.pop(0)
         return [
-            Record(m.topic, m.partition, m.offset, m.key, m.value, _headers(m.headers), m.timestamp)
+            Record(m.topic, m.partition, m.offset, m.key, m.value, m.headers, m.timestamp)  # headers: a tuple
             for _, batch in sorted(batches.items())  # each partition's batch is in offset order already
             for m in batch
         ]
@@ -253,13 +252,3 @@ def follow(source: KafkaRecordSource, idle_exit_s: float | None = None) -> Itera
         elif idle_exit_s is not None and time.monotonic() - last_seen >= idle_exit_s:
             return
         yield from records
-
-
-_VALUE = itemgetter(1)
-
-
-def _headers(raw: Sequence[tuple[str, bytes | None]]) -> tuple[tuple[str, bytes], ...]:
-    """aiokafka's headers (already a tuple of pairs), a null value read as empty bytes."""
-    if None in map(_VALUE, raw):
-        return tuple((k, v or b"") for k, v in raw)
-    return cast("tuple[tuple[str, bytes], ...]", tuple(raw))  # no None among them; tuple(a tuple) is itself

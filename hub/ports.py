@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 TopicPartition = tuple[str, int]
-Headers = Sequence[tuple[str, bytes]]
+Headers = Sequence[tuple[str, bytes | None]]
+"""Kafka allows a header without a value (null): it stays None as read."""
 
 
 class Record(NamedTuple):
@@ -38,7 +39,7 @@ class Record(NamedTuple):
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp_ms: int | None = None
 
     def header(self, name: str) -> bytes | None:

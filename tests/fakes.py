@@ -33,7 +33,7 @@ class RecordingSink:
     """RecordSink port that keeps what it was given."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self.sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = []
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         self.sent.append((topic, key, value, list(headers)))

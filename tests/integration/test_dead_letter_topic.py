@@ -3,6 +3,8 @@ with the reason, while the consumer keeps going."""
 
 from __future__ import annotations
 
+from confluent_kafka import Producer
+
 from hub.bootstrap import make_codec
 from hub.consuming import decode_batch
 from hub.dead_letters import DeadLetters
@@ -26,6 +28,11 @@ def test_bad_messages_are_parked_with_reasons_and_good_ones_flow(kafka_settings:
     log.append(events[:3])
     for label, value in bad.items():
         log.send_raw(kafka_settings.dossier_topic, key, value, [("label", label)])
+    # A header without a value (Kafka allows it; kafka-python cannot send one): librdkafka sends it.
+    other = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap})
+    other.produce(kafka_settings.dossier_topic, b"\x00 nul-framed", key, headers=[("label", b"null"), ("blank", None)])
+    assert other.flush(10) == 0
+    bad[b"null"] = b"\x00 nul-framed"
     log.append(events[3:])
 
     source = KafkaRecordSource(
@@ -35,10 +42,10 @@ def test_bad_messages_are_parked_with_reasons_and_good_ones_flow(kafka_settings:
     decoded = decode_batch(read_exactly(source, len(events) + len(bad)), codec, dead, source="dlq-test")
     source.close()
     assert sorted(str(e.event_id) for _, e in decoded) == sorted(str(e.event_id) for e in events)
-    assert dead.parked["dlq-test"] == 3
+    assert dead.parked["dlq-test"] == 4
 
     parked = KafkaRecordSource(kafka_settings, [kafka_settings.dead_letter_topic])
-    records = read_exactly(parked, 3)
+    records = read_exactly(parked, 4)
     parked.close()
     log.close()
     by_label = {r.header("label"): r for r in records}
@@ -53,3 +60,4 @@ def test_bad_messages_are_parked_with_reasons_and_good_ones_flow(kafka_settings:
     assert b"not Avro" in (by_label[b"garbage"].header("dlq.reason") or b"")
     assert b"truncated" in (by_label[b"truncated"].header("dlq.reason") or b"")
     assert b"unknown schema fingerprint" in (by_label[b"unknown-schema"].header("dlq.reason") or b"")
+    assert by_label[b"null"].header("blank") == b"", "a header without a value is parked, sent as empty"
