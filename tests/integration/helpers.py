@@ -84,12 +84,20 @@ def kill_repeatedly(
     between_s: tuple[float, float],
     seed: int,
     progress: Callable[[], T],
+    after_progress: bool = False,
 ) -> list[T]:
-    """Start ``hub ARGS`` and SIGKILL it after a random while, ``times`` times; ``progress()`` after each kill."""
+    """Start ``hub ARGS`` and SIGKILL it after a random while, ``times`` times; ``progress()`` after each kill.
+
+    ``after_progress``: the random while starts once ``progress()`` has moved since the start, so every
+    kill lands in the middle of the work however fast this machine does it (up to a minute's wait)."""
     rng = random.Random(seed)
     seen: list[T] = []
     for _ in range(times):
+        before = progress() if after_progress else None
         child = subprocess.Popen([HUB, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while after_progress and progress() == before and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(rng.uniform(*between_s))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)

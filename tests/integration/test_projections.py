@@ -216,9 +216,10 @@ class ProjectionContract:
             ["projections", "run", "--standalone"],
             env,
             times=4,
-            between_s=(1.0, 3.0),
+            between_s=(0.0, 0.5),  # after a first committed batch: up to ~6 batches of 2,000 more
             seed=9,
             progress=lambda: _applied(killed_url),
+            after_progress=True,
         )
         finish = run_to_end(["projections", "run", "--standalone", "--idle-exit", "3"], env)
         assert finish.returncode == 0, finish.stderr
