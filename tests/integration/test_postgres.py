@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from hub.connector_state import ConnectorState, ConnectorStateStore
 from hub.local.postgres import create_database
+from hub.projection_store import lock_offsets, store_offsets
 from hub.sql_store import insert_rows, make_engine, migrate, policy_marks_table, replace_rows, select_in, upsert
 
 
@@ -116,3 +117,24 @@ def test_select_in_and_replace_rows_find_exactly_the_keys_asked_for(engine: sa.E
             4: 5,
             7: 7,
         }
+
+
+def test_a_batch_locks_the_offsets_of_its_own_partitions_only(postgres_url: str) -> None:
+    """Runners splitting a topic's partitions write side by side; two on one partition take turns."""
+    engine = make_engine(create_database(postgres_url))
+    migrate(engine)
+    try:
+        with engine.begin() as holder:  # a batch of partitions 0 and 1, not yet committed
+            assert lock_offsets(holder, "timeline", 1, [("t", 1), ("t", 0)]) == {("t", 0): 0, ("t", 1): 0}
+            store_offsets(holder, "timeline", 1, {("t", 0): 5, ("t", 1): 7})
+            with engine.begin() as other:
+                other.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+                assert lock_offsets(other, "timeline", 1, [("t", 2)]) == {("t", 2): 0}
+                assert lock_offsets(other, "dossier_state", 1, [("t", 0)]) == {("t", 0): 0}
+            with pytest.raises(sa.exc.OperationalError, match="lock timeout"), engine.begin() as same:
+                same.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                lock_offsets(same, "timeline", 1, [("t", 0)])
+        with engine.begin() as after:
+            assert lock_offsets(after, "timeline", 1, [("t", 0)]) == {("t", 0): 5}
+    finally:
+        engine.dispose()
