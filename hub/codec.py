@@ -243,16 +243,18 @@ class _Decoding:
         return cls(fastavro.schema.parse_schema(plain), tuple(envelope_times), payload_times)
 
     def make_times(self, datum: dict[str, Any]) -> None:
-        """Datetimes from the longs read in place of timestamp-millis (OverflowError beyond year 9999)."""
+        """Datetimes from the longs read in place of timestamp-millis (OverflowError beyond year 9999).
+        Only ints: a writer's schema (an older version, another producer's) may still carry the logical
+        type where this one drops it, and fastavro then hands over a datetime already."""
         for name in self.envelope_times:
-            if (value := datum[name]) is not None:
+            if isinstance(value := datum[name], int):
                 datum[name] = utc_of_ms(value)
         branch = datum["payload"]
         names = self.payload_times.get(branch[0]) if isinstance(branch, tuple) else None
         if names:
             payload = branch[1]
             for name in names:
-                if (value := payload.get(name)) is not None:
+                if isinstance(value := payload.get(name), int):
                     payload[name] = utc_of_ms(value)
 
 
