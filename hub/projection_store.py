@@ -1,9 +1,10 @@
 """Where projections keep their bookkeeping: active and building generations, offsets per generation,
 and the atomic swap that makes a rebuilt generation the one the views read.
 
-Locking (PostgreSQL): a batch holds the projection's row FOR SHARE and its offset rows FOR UPDATE;
-the swap takes the projection row FOR UPDATE, so it waits for batches in flight and batches after
-it see the new generation. SQLite writers take the database lock at BEGIN, which serialises the same.
+Locking (PostgreSQL): a batch holds the projection's row FOR SHARE and the offset rows of its own
+partitions FOR UPDATE (runners that split the partitions do not wait for each other); the swap takes
+the projection row FOR UPDATE, so it waits for batches in flight and batches after it see the new
+generation. SQLite writers take the database lock at BEGIN, which serialises the same.
 """
 
 from __future__ import annotations
