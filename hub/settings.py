@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     """Most records applied in one database transaction. While catching up (a rebuild, a replay) big
     batches fold each dossier fewer times, and a runner's peak memory grows with them: 1M-event replays
     (bench/projection_replay.py, 2 runners) ran at 40,122-40,778/s with 138 MB per runner at 10,000,
-    and at 42,321/s with 170 MB at 20,000, within the same hour (runs of one setting vary by ~5%).
-    A runner that keeps up gets small batches anyway."""
+    and at 42,321/s with 170 MB at 20,000, within the same hour (runs of one setting vary by ~5%);
+    after the runners stopped waiting for each other's offset locks, 41,573/s at 10,000 against
+    42,184/s at 20,000 (2026-11-24). A runner that keeps up gets small batches anyway."""
     connector_page_size: int = 200
     """Records asked for per page from an upstream feed."""
     connector_poll_interval_s: float = 5.0
