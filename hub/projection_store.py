@@ -147,8 +147,8 @@ def lock_offsets(
     """Stored next offsets of ``partitions``, locked for this transaction; rows are created (at 0) so
     the lock holds. Only those partitions: runners that split a topic's partitions between them lock
     rows of their own, and so run their transactions side by side. Locking every partition's row made
-    each runner wait for the other's commit; two runners replaying alternated, one writing while the
-    other decoded (43,000 events/s for 300,000 events; see issue 3's notes)."""
+    each runner wait for the other's commit: two runners replaying took turns, one writing while the
+    other decoded (300,000 events: 43,183 events/s, and 48,169 once each locked only its own)."""
     wanted = sorted(partitions)
     if not wanted:
         return {}
