@@ -19,7 +19,7 @@ Rules that are decisions, not facts (recorded here because reports depend on the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.epoch_millis import EPOCH, ms, utc_of_ms
@@ -318,7 +318,7 @@ def _local_day(value: int) -> int:
     """The local calendar day of an epoch-ms time, as days since 1970-01-01 (only compared, never shown)."""
     if value >= _SINCE_1975:  # UTC+7 without DST since then: integer arithmetic, no datetimes
         return (value + _UTC7_MS) // _DAY_MS
-    return (EPOCH + timedelta(milliseconds=value)).astimezone(LOCAL_TZ).date().toordinal() - _EPOCH_ORDINAL
+    return utc_of_ms(value).astimezone(LOCAL_TZ).date().toordinal() - _EPOCH_ORDINAL
 
 
 _DAY_MS = 86_400_000
