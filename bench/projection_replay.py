@@ -20,6 +20,7 @@ import gc
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -81,10 +82,9 @@ def replay(settings: Settings, url: str, count: int, workers: int) -> tuple[floa
     code = (
         "import resource, sys, time\n"
         "from hub.cli import main\n"
-        "started = time.perf_counter()\n"
         "sys.argv = ['hub', 'projections', 'run', '--standalone', '--idle-exit', '2', '--partitions', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('FINISHED', time.time() - 2.0)\n"
+        "print('EXITED', time.time())\n"
         "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     # Create the tables once, before the workers race to do it.
@@ -107,10 +107,13 @@ def replay(settings: Settings, url: str, count: int, workers: int) -> tuple[floa
         out, err = child.communicate()
         if child.returncode != 0:
             raise RuntimeError(f"a replay worker failed: {err[-2000:]}")
-        figures = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("FINISHED", "RSS")))
-        finished.append(float(figures["FINISHED"]))
+        figures = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("EXITED", "RSS")))
+        summary = re.search(r"(\d+) records: .*; last batch ([\d.]+) s ago", out)
+        if summary is None:
+            raise RuntimeError(f"a replay worker applied no batch: {out[-2000:]}")
+        finished.append(float(figures["EXITED"]) - float(summary[2]))  # the last commit, not the idle wait
         rss.append(int(figures["RSS"]) / 1024)
-        consumed += int(next(line for line in out.splitlines() if "records:" in line).split()[0])
+        consumed += int(summary[1])
     if consumed != count:
         raise RuntimeError(f"the replay consumed {consumed} of {count} events")
     return count / (max(finished) - started), max(rss)

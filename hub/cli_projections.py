@@ -98,10 +98,11 @@ def run(
         source.close()
         log.close()
         engine.dispose()
-    rate = totals.records / max(time.monotonic() - totals.started, 1e-9)
+    last = totals.last_batch_at
+    since_last = "" if last is None else f"; last batch {time.monotonic() - last:.2f} s ago"
     click.echo(
         f"{totals.records} records: {totals.applied} applied, {totals.skipped} already applied, "
-        f"{totals.parked} parked ({rate:.0f}/s)"
+        f"{totals.parked} parked ({totals.rate():.0f}/s{since_last})"
     )
 
 

@@ -43,10 +43,11 @@ class BatchResult:
 
 @dataclass
 class RunTotals(BatchResult):
-    """Sums over a run's batches."""
+    """Sums over a run's batches; times are ``time.monotonic()``."""
 
     batches: int = 0
     started: float = field(default_factory=time.monotonic)
+    last_batch_at: float | None = None
 
     def add(self, batch: BatchResult) -> None:
         self.records += batch.records
@@ -54,6 +55,14 @@ class RunTotals(BatchResult):
         self.skipped += batch.skipped
         self.parked += batch.parked
         self.batches += 1
+        self.last_batch_at = time.monotonic()
+
+    def rate(self) -> float:
+        """Records a second from the start to the end of the last batch: waiting for records that never
+        came (an idle exit's wait, say) is not part of it."""
+        if self.last_batch_at is None:
+            return 0.0
+        return self.records / max(self.last_batch_at - self.started, 1e-9)
 
 
 def _at_or_above(

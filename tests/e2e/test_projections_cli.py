@@ -26,7 +26,10 @@ def test_run_status_rebuild_status(kafka_settings: Settings, tmp_path: Path) -> 
     assert ran.returncode == 0, ran.stderr
     # Every event applied once. The consumer may be given records again (a CI run read all 1,500 twice
     # after a second assignment): those must count as already applied, never applied again.
-    summary = re.search(r"(\d+) records: (\d+) applied, (\d+) already applied, (\d+) parked", ran.stdout)
+    summary = re.search(
+        r"(\d+) records: (\d+) applied, (\d+) already applied, (\d+) parked \(\d+/s; last batch [\d.]+ s ago\)",
+        ran.stdout,
+    )
     assert summary, ran.stdout
     records, applied, already, parked = map(int, summary.groups())
     assert (applied, parked) == (1500, 0) and records == applied + already, ran.stdout
