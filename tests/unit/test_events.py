@@ -152,7 +152,7 @@ def test_trusted_sets_every_field_as_the_checked_constructor_does() -> None:
     values[6] = dict(event.payload)  # the decoder hands over a fresh dict
     trusted = Event.trusted(*values)
     with pytest.raises(AttributeError):
-        object.__getattribute__(trusted, "event_id")  # not made until it is read
+        Event.__dict__["event_id"].slot.__get__(trusted, Event)  # the slot itself: not made until it is read
     assert [getattr(trusted, f.name) for f in dataclasses.fields(Event)] == [
         getattr(event, f.name) for f in dataclasses.fields(Event)
     ]
@@ -160,6 +160,7 @@ def test_trusted_sets_every_field_as_the_checked_constructor_does() -> None:
         trusted.payload["receipt_number"] = "changed"  # type: ignore[index]
     with pytest.raises(AttributeError, match="no attribute 'evnt_id'"):
         getattr(trusted, "evnt_id")  # noqa: B009  # only event_id is made on demand
+    assert not hasattr(Event, "__getattr__"), "it would route every attribute read through it (5x slower)"
     fresh = Event.trusted(*values)  # equality, repr and replace read the id before anything else
     assert fresh == event and repr(Event.trusted(*values)) == repr(event)
     assert dataclasses.replace(Event.trusted(*values), causation_id=None).event_id == event.event_id
