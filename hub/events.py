@@ -154,7 +154,7 @@ class Event:
         where times are UTC, enums known and ``id_text`` is a canonical UUID (lower-case, hyphens).
         Decoding is the hot path of every replay: with keywords and ``object.__setattr__`` the codec's
         from_record took 3.1 us an event; setting each slot through its own setter, 0.7 us (timeit).
-        ``event_id`` is left unset and made from ``id_text`` when first read (``__getattr__``): no read
+        ``event_id`` is left unset and made from ``id_text`` when first read (``_EventIdSlot``): no read
         model reads it, and making it took 0.7 us an event."""
         if not dossier_code or not source_ref:
             raise ValueError("dossier_code and source_ref must not be empty")
