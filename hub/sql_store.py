@@ -16,13 +16,12 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from hub.errors import ConfigError
+from hub.migrations import HEAD
 
 __all__ = [
     "METADATA",
@@ -287,11 +286,28 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Bring the hub's own tables to the newest migration in hub/migrations (idempotent)."""
+    if schema_version(engine) == HEAD:
+        return
+    from alembic import command  # only when there is something to do: see hub.migrations.HEAD
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The Alembic revision the database is at; None before the first migration."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            return None
+        return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+VERSION_TABLE = "hub_schema_version"
+"""Where Alembic keeps the revision of the hub's tables."""
 
 
 def dumps(value: Any) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from hub.sql_store import METADATA
+from hub.sql_store import METADATA, VERSION_TABLE
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=METADATA, version_table="hub_schema_version")
+context.configure(connection=connection, target_metadata=METADATA, version_table=VERSION_TABLE)
 with context.begin_transaction():
     context.run_migrations()
