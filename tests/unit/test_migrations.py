@@ -27,7 +27,8 @@ from hub.sql_store import (
 def test_head_is_the_newest_revision_alembic_finds() -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(hub.migrations.__file__).parent))
-    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert heads == [HEAD], f"a new migration: set hub.migrations.HEAD to {heads}"
 
 
 def test_a_database_at_head_is_not_handed_to_alembic(tmp_path: Path) -> None:
