@@ -25,6 +25,7 @@ from hub.migrations import HEAD
 
 __all__ = [
     "METADATA",
+    "VERSION_TABLE",
     "connector_state_table",
     "dumps",
     "insert_rows",
@@ -44,6 +45,7 @@ __all__ = [
     "redrives_table",
     "replace_rows",
     "results_sync_table",
+    "schema_version",
     "security_events_table",
     "select_in",
     "upsert",
