@@ -7,6 +7,7 @@ Confluent: ``00`` + 4-byte big-endian schema id + body. Decoding accepts both, a
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import re
@@ -259,8 +260,6 @@ class _Decoding:
     parsed: Any
     envelope_times: tuple[str, ...]
     payload_times: dict[str, tuple[str, ...]]
-    read: Callable[[IO[bytes]], Any]
-    """Reads one datum of ``parsed`` (and nothing else) from a buffer."""
 
     @classmethod
     def of(cls, schema: dict[str, Any]) -> _Decoding:
@@ -284,9 +283,13 @@ class _Decoding:
                     times = tuple(f["name"] for f in branch["fields"] if _strip_millis(f))
                     if times:
                         payload_times[name] = times
-        parsed = fastavro.schema.parse_schema(plain)
-        read = _direct_reader(parsed) or _public_reader(parsed)
-        return cls(parsed, tuple(envelope_times), payload_times, read)
+        return cls(fastavro.schema.parse_schema(plain), tuple(envelope_times), payload_times)
+
+    @functools.cached_property
+    def read(self) -> Callable[[IO[bytes]], Any]:
+        """Reads one datum of ``parsed`` (and nothing else) from a buffer. Made on first use: only the
+        current schema's is used (other writers' data is resolved by ``schemaless_reader``)."""
+        return _direct_reader(self.parsed) or _public_reader(self.parsed)
 
     def make_times(self, datum: dict[str, Any]) -> None:
         """Datetimes from the longs read in place of timestamp-millis (OverflowError beyond year 9999).
