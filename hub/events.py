@@ -202,9 +202,6 @@ class _EventIdSlot:
     def __set__(self, event: Event, value: uuid.UUID) -> None:
         self.slot.__set__(event, value)
 
-    def __delete__(self, event: Event) -> None:
-        self.slot.__delete__(event)
-
 
 Event.event_id = _EventIdSlot(Event.__dict__["event_id"])  # type: ignore[misc,assignment]
 
