@@ -150,6 +150,7 @@ def run_live_demo(
             "CLOCK_SPEED": str(speed),
             "CLOCK_START": _WORLD_START,
             "CLOCK_ANCHOR": str(time.time() + 15),  # the province's day starts once the processes are up
+            "MONITOR_DATA_DIR": str(data / "monitor"),
         }
         _, engine = prepare_hub(variables)
         supervisor = Supervisor(child_env(variables), max_restarts=_RESTARTS, backoff_s=0.5, echo=echo)

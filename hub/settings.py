@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     """File of API keys: one ``KEY=ROLE`` per line (# comments allowed)."""
     monitor_app_id: str = "motcua-hub-monitor"
     """Consumer group (faust app id) of `hub monitor run`; workers with the same id split the dossier topic."""
+    monitor_data_dir: Path | None = None
+    """Where a monitor worker keeps faust's local files (default: var/<monitor_app_id>-data, beside the
+    embedded read store; faust's own default was <app id>-data in whatever directory the hub ran from)."""
     monitor_topic_prefix: str = "hub.monitoring."
     """Names of the monitoring topics: this prefix + sla, health, health-samples, security."""
     monitor_topic_partitions: int = 3

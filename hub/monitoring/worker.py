@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -62,6 +63,7 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_credentials=faust_credentials(settings),
+        datadir=str(settings.monitor_data_dir or Path("var") / f"{settings.monitor_app_id}-data"),
     )
     codec = make_codec(settings)
     prefix = settings.monitor_topic_prefix

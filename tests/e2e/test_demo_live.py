@@ -110,6 +110,7 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
 
     # Nothing the run produced holds a citizen's raw identity number or an API key: every topic on the
     # broker, every log, the read store, what the demo printed (bar the keys it hands the user).
+    assert (tmp_path / "demo" / "monitor").is_dir(), "the monitor's faust files stay in the demo's directory"
     produced = {"topics": log_bytes, "printed": "".join(output).replace(key, "").encode()}
     operator = re.search(r"X-API-Key \S+ viewer, (\S+) operator", "".join(output))[1]  # type: ignore[index]
     for path in (tmp_path / "demo").rglob("*"):

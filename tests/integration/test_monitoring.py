@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,13 +78,16 @@ def at(day: int, hour: int) -> datetime:
 class Monitoring:
     """A `hub monitor run` child on this test's topics and store, and a reader of what it publishes."""
 
-    def __init__(self, settings: Settings, url: str, **extra: str) -> None:
+    def __init__(self, settings: Settings, url: str, data_dir: Path, **extra: str) -> None:
         self.prefix = f"test.monitoring.{uuid.uuid4().hex[:8]}."
         self.settings = settings.model_copy(update={"monitor_topic_prefix": self.prefix, "database_url": url})
+        self.app_id = f"test-monitor-{uuid.uuid4().hex[:8]}"
+        self.data_dir = data_dir
         self.env = hub_env(
             settings,
             database_url=url,
-            monitor_app_id=f"test-monitor-{uuid.uuid4().hex[:8]}",
+            monitor_app_id=self.app_id,
+            monitor_data_dir=str(data_dir),
             monitor_topic_prefix=self.prefix,
             monitor_topic_partitions="2",
             kafka_session_timeout_ms="6000",
@@ -160,6 +164,7 @@ def test_sla_conditions_fire_once_at_the_right_time_and_clear_on_resolution(
     mon = Monitoring(
         settings,
         url,
+        tmp_path / "monitor",
         clock_speed=str(SPEED),
         clock_start=T0.isoformat(),
         monitor_scan_interval_s=str(SCAN_S),
@@ -228,6 +233,8 @@ def test_sla_conditions_fire_once_at_the_right_time_and_clear_on_resolution(
     assert tonight_past["threshold_at"] == datetime(2026, 3, 3, tzinfo=VN)  # the due day's local midnight
     samples = [r for k, r in mon.seen if k == "health-samples"]
     assert samples, "the health monitor publishes a sample every interval"
+    # faust's local files go where HUB_MONITOR_DATA_DIR says, not into the directory the hub ran from
+    assert any(mon.data_dir.iterdir()) and not Path(f"{mon.app_id}-data").exists()
 
 
 def test_health_alerts_security_refusals_and_a_confluent_consumer(kafka_settings: Settings, tmp_path: Any) -> None:
@@ -252,7 +259,9 @@ def test_health_alerts_security_refusals_and_a_confluent_consumer(kafka_settings
 
     connector("closed", pages=10, records_read=100)
     publish(settings, received("H34-HEALTH-0", at(1, 8), at(2, 17)))  # long past due by the real clock: sla too
-    mon = Monitoring(settings, url, monitor_health_interval_s="0.5", monitor_dead_letters_per_min="1")
+    mon = Monitoring(
+        settings, url, tmp_path / "monitor", monitor_health_interval_s="0.5", monitor_dead_letters_per_min="1"
+    )
     mon.start()
     try:
 
@@ -396,7 +405,7 @@ def test_a_monitor_killed_at_random_points_publishes_what_a_clean_run_does(
 
     def run(name: str, kills: int) -> tuple[Monitoring, float]:
         url = f"sqlite:///{tmp_path}/{name}.sqlite3"
-        mon = Monitoring(settings, url, monitor_scan_interval_s="0.5")
+        mon = Monitoring(settings, url, tmp_path / f"{name}-monitor", monitor_scan_interval_s="0.5")
         started = time.monotonic()
         if kills:
             kill_repeatedly(["monitor", "run"], mon.env, times=kills, between_s=(3, 7), seed=11, progress=lambda: None)
