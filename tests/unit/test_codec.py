@@ -236,7 +236,7 @@ def _public_read(body: bytes, parsed: Any) -> Any:
     )
 
 
-def test_with_the_pinned_fastavro_the_codec_calls_its_record_reader_directly() -> None:
+def test_with_the_installed_fastavro_the_codec_calls_its_record_reader_directly() -> None:
     # If a fastavro upgrade turns the direct call off (decoding stays right, ~1.2 us an event slower),
     # this says so: see _direct_reader.
     assert codec_single._reader.read.__qualname__.startswith("_direct_reader")
