@@ -60,10 +60,13 @@ def hub_variables(
     callback_port: int,
     api_port: int,
     api_keys: str,
+    workdir: Path,
 ) -> dict[str, str]:
     """The settings (without the HUB_ prefix) of a hub on loopback against the simulators on ``sims``'
-    ports, in demo mode, with short re-query, tracking and reconciliation intervals."""
+    ports, in demo mode, with short re-query, tracking and reconciliation intervals; the monitors keep
+    faust's files in ``workdir``/monitor."""
     return {
+        "MONITOR_DATA_DIR": str(workdir / "monitor"),
         "DEMO": "1",  # the simulators' published secrets are accepted in demo mode only
         "KAFKA_BOOTSTRAP": bootstrap,
         "TOPIC_PARTITIONS": str(partitions),
@@ -146,11 +149,11 @@ def run_live_demo(
             callback_port=callback_port,
             api_port=api_port,
             api_keys=f"{viewer}=viewer,{operator}=operator",
+            workdir=data,
         ) | {
             "CLOCK_SPEED": str(speed),
             "CLOCK_START": _WORLD_START,
             "CLOCK_ANCHOR": str(time.time() + 15),  # the province's day starts once the processes are up
-            "MONITOR_DATA_DIR": str(data / "monitor"),
         }
         _, engine = prepare_hub(variables)
         supervisor = Supervisor(child_env(variables), max_restarts=_RESTARTS, backoff_s=0.5, echo=echo)

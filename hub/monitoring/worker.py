@@ -49,6 +49,14 @@ def _broker(settings: Settings) -> str:
     return ";".join(f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(","))
 
 
+def data_dir(settings: Settings) -> Path:
+    """The worker's directory for faust's local files, made with its parents: faust makes only the last
+    level, and the default's var/ need not exist yet."""
+    path = settings.monitor_data_dir or Path("var") / f"{settings.monitor_app_id}-data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust.App:
     session_s = settings.kafka_session_timeout_ms / 1000
     app = faust.App(
@@ -63,7 +71,7 @@ def build_app(settings: Settings, engine: Engine, clock: BusinessClock) -> faust
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_credentials=faust_credentials(settings),
-        datadir=str(settings.monitor_data_dir or Path("var") / f"{settings.monitor_app_id}-data"),
+        datadir=str(data_dir(settings)),
     )
     codec = make_codec(settings)
     prefix = settings.monitor_topic_prefix

@@ -115,6 +115,7 @@ def run_system(config: RunConfig, workdir: Path, echo: Callable[[str], None] = p
                 callback_port=callback_port,
                 api_port=api_port,
                 api_keys=f"{viewer}=viewer",
+                workdir=workdir,
             )
             | _RUN_VARIABLES
         )
