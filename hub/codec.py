@@ -145,12 +145,8 @@ class EventCodec:
         buf.seek(start)
         decoding = self._reader
         try:
-            if writer is decoding.parsed:
-                datum = decoding.read(buf)
-            else:  # an older version of the schema, or another producer's: resolved against ours
-                datum = fastavro.schemaless_reader(
-                    buf, writer, decoding.parsed, return_record_name=True, return_record_name_override=True
-                )
+            # Another writer's schema (an older version, another producer's) is resolved against ours.
+            datum = decoding.read(buf) if writer is decoding.parsed else _schemaless_read(buf, writer, decoding.parsed)
         except Exception as exc:  # fastavro raises many types on corrupt input; all mean the same here
             raise DecodeError(f"corrupt or truncated Avro body: {type(exc).__name__}: {exc}") from exc
         if buf.tell() != len(data):
@@ -206,9 +202,14 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 _MILLIS = "timestamp-millis"
 
 
+def _schemaless_read(buf: IO[bytes], writer: Any, reader: Any) -> Any:
+    """fastavro's public reader as the codec reads: a payload's union branch comes named by its record."""
+    return fastavro.schemaless_reader(buf, writer, reader, return_record_name=True, return_record_name_override=True)
+
+
 def _public_reader(parsed: Any) -> Callable[[IO[bytes]], Any]:
     def read(buf: IO[bytes]) -> Any:
-        return fastavro.schemaless_reader(buf, parsed, None, return_record_name=True, return_record_name_override=True)
+        return _schemaless_read(buf, parsed, None)
 
     return read
 
