@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import fastavro
 
-from hub.codec import EventCodec
-from hub.events import Event, event_id_for
-from hub.sample_dossiers import sample_dossiers
-from hub.schemas import SchemaSet
+from hub.domain.events import Event, event_id_for
+from hub.log.codec import EventCodec
+from hub.log.schemas import SchemaSet
+from simulators.sample_dossiers import sample_dossiers
 
 
 def realistic_mix(count: int) -> list[Event]:

@@ -21,12 +21,12 @@ import uuid
 from pydantic import SecretStr
 
 from connectors.onestop.client import OnestopUpstream
-from connectors.onestop.simulator import Faults, OnestopSimulator
-from connectors.onestop.world import build_world
 from hub.bootstrap import make_codec, make_connector_runner
-from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
-from hub.local.tansu import EmbeddedBroker
+from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
 from hub.settings import Settings
+from simulators.local.tansu import EmbeddedBroker
+from simulators.onestop.simulator import Faults, OnestopSimulator
+from simulators.onestop.world import build_world
 
 
 def main() -> None:

@@ -30,18 +30,18 @@ from contextlib import ExitStack
 import fastavro
 
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
-from hub.kafka_source import KafkaRecordSource
-from hub.local.postgres import ThrowawayPostgres
-from hub.local.postgres import create_database as new_database
-from hub.local.tansu import EmbeddedBroker
+from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record
-from hub.projection_store import activate_first_generation
 from hub.settings import Settings
-from hub.sql_store import insert_rows
-from hub.synthetic import province_events
+from hub.store.projection_store import activate_first_generation
+from hub.store.sql_store import insert_rows
 from projections.registry import PROJECTIONS
 from projections.timeline import TimelineProjection, timeline_row
+from simulators.local.postgres import ThrowawayPostgres
+from simulators.local.postgres import create_database as new_database
+from simulators.local.tansu import EmbeddedBroker
+from simulators.synthetic import province_events
 
 PARTITIONS = 12
 
@@ -81,7 +81,7 @@ def replay(settings: Settings, url: str, count: int, workers: int) -> tuple[floa
     }
     code = (
         "import resource, sys, time\n"
-        "from hub.cli import main\n"
+        "from hub.cli.main import main\n"
         "sys.argv = ['hub', 'projections', 'run', '--standalone', '--idle-exit', '2', '--partitions', sys.argv[1]]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('EXITED', time.time())\n"

@@ -24,18 +24,18 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
-from connectors.dvcqg.world import PortalWorld
-from connectors.onestop.simulator import OnestopSimulator
-from connectors.onestop.world import DigitisedFile, World
 from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
-from hub.kafka_source import KafkaRecordSource
-from hub.local.tansu import EmbeddedBroker
-from hub.projection_store import activate_first_generation
+from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.log.kafka_source import KafkaRecordSource
 from hub.settings import Settings
-from hub.synthetic import digitised_result
+from hub.store.projection_store import activate_first_generation
 from projections.registry import PROJECTIONS
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import PortalWorld
+from simulators.local.tansu import EmbeddedBroker
+from simulators.onestop.simulator import OnestopSimulator
+from simulators.onestop.world import DigitisedFile, World
+from simulators.synthetic import digitised_result
 
 HUB = str(Path(sys.executable).with_name("hub"))
 KEY = "bench-identity-key-0123456789"

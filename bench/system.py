@@ -1,6 +1,6 @@
 """The whole hub under faults: ``python -m bench.system [--dossiers N] [--rate R] [--scenario S]``.
 
-Runs every hub process on loopback against a generated province (tests/system/harness.py), injects the
+Runs every hub process on loopback against a generated province (simulators/province/harness.py), injects the
 scenario's faults (none, kafka, postgres, kill, simulators, all), compares everything the hub holds with
 the ground truth and with what each simulated system received, and prints: events processed, lost,
 duplicated, dead-lettered with reasons, forged callbacks rejected / sent, recovery time per fault,
@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.system.faults import SCENARIOS
-from tests.system.harness import RunConfig, run_system
+from simulators.province.faults import SCENARIOS
+from simulators.province.harness import RunConfig, run_system
 
 
 def main() -> int:

@@ -11,11 +11,11 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from connectors.dvcqg.client import DvcqgClient
-    from connectors.dvcqg.mirror import NationalMirror
-    from connectors.dvcqg.results_sync import ResultsSync
+    from connectors.dvcqg.mirror.policy import NationalMirror
+    from connectors.dvcqg.results.sync import ResultsSync
     from connectors.paygov.client import PayGovClient
     from connectors.vnpost.client import VnpostClient
-    from hub.policy_loop import Policy, PolicyOptions
+    from hub.runtime.policy_loop import Policy, PolicyOptions
 
 __all__ = [
     "CONNECTORS",
@@ -103,10 +103,10 @@ class PolicySpec:
 
 
 def national_mirror(settings: Settings, events: EventLog) -> NationalMirror:
-    from connectors.dvcqg.mirror import MirrorOptions, NationalMirror
-    from connectors.dvcqg.mirror_store import MirrorStore
+    from connectors.dvcqg.mirror.policy import MirrorOptions, NationalMirror
+    from connectors.dvcqg.mirror.store import MirrorStore
     from hub.bootstrap import make_engine, make_log_end
-    from hub.policy_marks import ReplayGuard
+    from hub.store.policy_marks import ReplayGuard
 
     engine = make_engine(settings)
     options = MirrorOptions(
@@ -143,7 +143,7 @@ def vnpost_client(settings: Settings) -> VnpostClient:
 
 
 def _policy_options(settings: Settings) -> PolicyOptions:
-    from hub.policy_loop import PolicyOptions
+    from hub.runtime.policy_loop import PolicyOptions
 
     return PolicyOptions(
         batch=settings.policy_batch,
@@ -157,7 +157,7 @@ def _payments(settings: Settings, events: EventLog) -> Policy:
     from connectors.paygov.book import PaymentBook
     from connectors.paygov.policy import PaymentPolicy
     from hub.bootstrap import make_engine, make_log_end
-    from hub.policy_marks import ReplayGuard
+    from hub.store.policy_marks import ReplayGuard
 
     engine = make_engine(settings)
     guard = ReplayGuard(engine, "paygov-payments", ["payments"], make_log_end(settings))
@@ -175,7 +175,7 @@ def _payments(settings: Settings, events: EventLog) -> Policy:
 def _postal(settings: Settings, events: EventLog) -> Policy:
     from connectors.vnpost.policy import PostalPolicy
     from hub.bootstrap import make_engine, make_log_end
-    from hub.policy_marks import ReplayGuard
+    from hub.store.policy_marks import ReplayGuard
 
     engine = make_engine(settings)
     guard = ReplayGuard(engine, "vnpost-orders", ["dossier_state", "postal"], make_log_end(settings))
@@ -190,10 +190,10 @@ def _postal(settings: Settings, events: EventLog) -> Policy:
 
 
 def results_sync(settings: Settings, events: EventLog) -> ResultsSync:
-    from connectors.dvcqg.results_sync import ResultsSync
+    from connectors.dvcqg.results.sync import ResultsSync
     from hub.bootstrap import make_engine, make_log_end
-    from hub.policy_loop import PolicyOptions
-    from hub.policy_marks import ReplayGuard
+    from hub.runtime.policy_loop import PolicyOptions
+    from hub.store.policy_marks import ReplayGuard
 
     engine = make_engine(settings)
     guard = ReplayGuard(engine, "results-sync", ["results"], make_log_end(settings))

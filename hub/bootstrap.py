@@ -6,19 +6,19 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Engine
 
-from hub.codec import EventCodec
-from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
-from hub.kafka_log import KafkaEventLog
-from hub.kafka_source import KafkaRecordSource
+from hub.log.codec import EventCodec
+from hub.log.dead_letters import DeadLetters
+from hub.log.kafka_log import KafkaEventLog
+from hub.log.kafka_source import KafkaRecordSource
+from hub.log.schema_registry import HttpSchemaRegistry
+from hub.log.schemas import SchemaSet
 from hub.ports import Projection, TopicPartition, Upstream
-from hub.projection_runner import ProjectionRunner
-from hub.schema_registry import HttpSchemaRegistry
-from hub.schemas import SchemaSet
+from hub.runtime.connector_runtime import ConnectorRunner
+from hub.runtime.projection_runner import ProjectionRunner
 from hub.settings import Settings
-from hub.sql_store import make_engine as _engine
-from hub.sql_store import migrate
+from hub.store.connector_state import ConnectorStateStore
+from hub.store.sql_store import make_engine as _engine
+from hub.store.sql_store import migrate
 
 __all__ = [
     "make_codec",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from hub.events import Event
+from hub.domain.events import Event
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

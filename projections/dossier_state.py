@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.events import Event
+from hub.domain.dossier_fold import DossierFold, derive
+from hub.domain.events import Event
 from hub.ports import Record
-from hub.sql_store import dumps, loads, replace_rows, select_in
-from projections.dossier_fold import DossierFold, derive
+from hub.store.sql_store import dumps, loads, replace_rows, select_in
 
 __all__ = ["DossierStateProjection"]
 

@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.events import Event, EventType
+from hub.domain.events import Event, EventType
 from hub.ports import Record
-from hub.sql_store import replace_rows, select_in
+from hub.store.sql_store import replace_rows, select_in
 
 __all__ = ["PAYMENT_TYPES", "PaymentsProjection", "payment_ref"]
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from hub.errors import HubError
 from hub.ports import Projection
-from hub.projection_store import info
+from hub.store.projection_store import info
 from projections.dossier_state import DossierStateProjection
 from projections.payments import PaymentsProjection
 from projections.postal import PostalProjection

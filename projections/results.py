@@ -22,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.epoch_millis import utc_of_ms
-from hub.events import Event, EventType
+from hub.domain.epoch_millis import utc_of_ms
+from hub.domain.events import Event, EventType
 from hub.ports import Record
-from hub.sql_store import replace_rows, select_in
+from hub.store.sql_store import replace_rows, select_in
 
 __all__ = ["RESULT_STATES", "ResultsProjection", "metadata_digest", "national_metadata"]
 

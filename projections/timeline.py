@@ -19,10 +19,10 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.events import EVENT_ORDER, Event
+from hub.domain.dossier_fold import status_of
+from hub.domain.events import EVENT_ORDER, Event
 from hub.ports import Record
-from hub.sql_store import insert_rows, select_in
-from projections.dossier_fold import status_of
+from hub.store.sql_store import insert_rows, select_in
 from projections.timeline_text import describe
 
 __all__ = ["TimelineProjection", "timeline_row"]

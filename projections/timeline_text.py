@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from hub.events import LOCAL_TZ, Event, EventType
+from hub.domain.events import LOCAL_TZ, Event, EventType
 
 __all__ = ["TEXTS", "Line", "describe"]
 

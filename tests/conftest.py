@@ -14,11 +14,11 @@ import pytest
 # (Settings.refuse_default); children started by tests inherit it. test_settings_refuse... turns it off.
 os.environ.setdefault("HUB_DEMO", "1")
 
-from hub.kafka_log import TopicSpec, ensure_topics
-from hub.local.postgres import ThrowawayPostgres
-from hub.local.tansu import EmbeddedBroker
-from hub.schemas import SchemaSet
+from hub.log.kafka_log import TopicSpec, ensure_topics
+from hub.log.schemas import SchemaSet
 from hub.settings import Settings
+from simulators.local.postgres import ThrowawayPostgres
+from simulators.local.tansu import EmbeddedBroker
 
 
 def _docker_answers() -> bool:

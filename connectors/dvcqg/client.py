@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 
+from connectors.common.json_api import JsonApi
+from connectors.common.record_fields import redact_identities
 from connectors.dvcqg.mapping import map_portal_record
-from connectors.json_api import JsonApi
-from connectors.record_fields import redact_identities
+from hub.domain.events import Event
 from hub.errors import UpstreamError
-from hub.events import Event
 from hub.ports import Page, UpstreamRecord
 
 __all__ = ["DvcqgClient", "DvcqgUpstream"]

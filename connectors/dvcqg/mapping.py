@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.record_fields import LEVELS, local_time, optional_time, protected_identity, whole
-from hub.dossier_code import parse_dossier_code
+from connectors.common.record_fields import LEVELS, local_time, optional_time, protected_identity, whole
+from hub.domain.dossier_code import parse_dossier_code
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError
-from hub.events import Event, EventType, SourceSystem, new_event
 
 __all__ = ["RATINGS", "map_portal_record", "source_ref"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.divergence import divergence_event
+from connectors.common.record_fields import local_time, text
 from connectors.dvcqg.client import DvcqgClient
-from connectors.record_fields import local_time, text
+from hub.domain.divergence import divergence_event
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError, UpstreamError
-from hub.events import Event, EventType, SourceSystem, new_event
 from hub.ports import Page, UpstreamRecord
 
 __all__ = ["StoreFeedUpstream", "map_store_change"]

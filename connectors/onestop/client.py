@@ -16,12 +16,12 @@ from zeep.helpers import serialize_object
 from zeep.loader import parse_xml
 from zeep.transports import Transport
 
-from connectors.json_api import read_retrying
+from connectors.common.json_api import read_retrying
+from connectors.common.record_fields import redact_identities
 from connectors.onestop.fast_reply import NotPlainError, read_reply
 from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
-from connectors.record_fields import redact_identities
+from hub.domain.events import Event
 from hub.errors import UpstreamError
-from hub.events import Event
 from hub.ports import Page, UpstreamRecord
 
 __all__ = ["WSDL", "OnestopUpstream"]

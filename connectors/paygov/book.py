@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.events import EventType, SourceSystem, new_event
+from hub.domain.events import EventType, SourceSystem, new_event
 from hub.ports import EventLog
-from hub.projection_store import info
-from hub.sql_store import paygov_table, upsert
+from hub.store.projection_store import info
+from hub.store.sql_store import paygov_table, upsert
 from projections.registry import projection
 
 __all__ = ["Expected", "PaymentBook"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.json_api import JsonApi, read_retrying
+from connectors.common.json_api import JsonApi, read_retrying
 from hub.errors import UpstreamError
 
 __all__ = ["PayGovClient"]

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.common.record_fields import local_time
+from connectors.common.security_log import record_refusal
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.signature import IPN_FIELDS, verify
-from connectors.record_fields import local_time
-from connectors.security_log import record_refusal
 from hub.errors import MappingError, UpstreamError
 
 __all__ = ["IpnReceiver"]

@@ -18,16 +18,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.common.record_fields import local_time
+from connectors.common.security_log import record_refusal
 from connectors.paygov.book import Expected, PaymentBook
 from connectors.paygov.client import PayGovClient
-from connectors.record_fields import local_time
-from connectors.security_log import record_refusal
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import HubError, MappingError, UpstreamError
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
-from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
-from hub.sql_store import paygov_table, upsert
+from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
+from hub.store.policy_marks import ReplayGuard
+from hub.store.sql_store import paygov_table, upsert
 
 __all__ = ["PaymentPolicy"]
 

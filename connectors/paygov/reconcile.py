@@ -17,11 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.divergence import Finding, FindingReport
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.client import PayGovClient
+from hub.domain.divergence import Finding, FindingReport
 from hub.errors import HubError
-from hub.sql_store import paygov_table
+from hub.store.sql_store import paygov_table
 
 __all__ = ["reconcile_payments"]
 

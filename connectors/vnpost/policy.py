@@ -28,13 +28,13 @@ from sqlalchemy.engine import Engine
 from connectors.vnpost.client import VnpostClient
 from connectors.vnpost.codes import FINAL_CODES, ORDER_TYPES
 from connectors.vnpost.tracking import tracking_events
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import HubError, MappingError, UpstreamError
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
-from hub.policy_marks import ReplayGuard
 from hub.ports import EventLog
-from hub.projection_store import info
-from hub.sql_store import upsert, vnpost_table
+from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
+from hub.store.policy_marks import ReplayGuard
+from hub.store.projection_store import info
+from hub.store.sql_store import upsert, vnpost_table
 from projections.registry import projection
 
 __all__ = ["PostalPolicy"]

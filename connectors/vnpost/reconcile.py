@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.divergence import Finding, FindingReport
 from connectors.vnpost.client import VnpostClient
 from connectors.vnpost.codes import ORDER_TYPES
+from hub.domain.divergence import Finding, FindingReport
 from hub.errors import HubError
-from hub.projection_store import info
+from hub.store.projection_store import info
 from projections.registry import projection
 
 __all__ = ["compare_item", "reconcile_postal"]

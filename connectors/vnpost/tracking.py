@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 from sqlalchemy.engine import Engine
 
-from connectors.record_fields import local_time, text
-from connectors.security_log import record_refusal
+from connectors.common.record_fields import local_time, text
+from connectors.common.security_log import record_refusal
 from connectors.vnpost.codes import ORDER_TYPES, TRACKING, signature_ok
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError, UpstreamError
-from hub.events import Event, EventType, SourceSystem, new_event
 from hub.ports import EventLog
 
 __all__ = ["TrackingReceiver", "tracking_events"]

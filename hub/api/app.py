@@ -12,11 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from hub.api import dead_letters, dossiers, operations
 from hub.api.auth import ApiKeys, requires
+from hub.api.body_limit import BodyLimit
 from hub.api.metrics import HubCollector
-from hub.body_limit import BodyLimit
 from hub.bootstrap import make_engine, make_log_end
-from hub.business_clock import BusinessClock
 from hub.errors import HubError
+from hub.process.business_clock import BusinessClock
 from hub.settings import Settings
 
 __all__ = ["build_api"]

@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import requires
 from hub.bootstrap import make_codec
+from hub.domain.identity import redact
 from hub.errors import HubError
-from hub.identity import redact
-from hub.kafka_log import KafkaEventLog
-from hub.kafka_source import KafkaRecordSource, follow
+from hub.log.kafka_log import KafkaEventLog
+from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
 from hub.settings import Settings
-from hub.sql_store import redrives_table
+from hub.store.sql_store import redrives_table
 
 __all__ = ["router"]
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from hub.api.auth import requires
 from hub.api.rows import json_row, table
 from hub.errors import HubError
-from hub.time_travel import state_as_of
+from hub.services.time_travel import state_as_of
 
 __all__ = ["router"]
 

@@ -11,11 +11,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from hub.bootstrap import make_log_end
-from hub.connector_state import ConnectorStateStore
 from hub.errors import HubError
-from hub.projection_store import projection_status
 from hub.settings import Settings
-from hub.sql_store import monitor_outbox_table
+from hub.store.connector_state import ConnectorStateStore
+from hub.store.projection_store import projection_status
+from hub.store.sql_store import monitor_outbox_table
 from projections.registry import PROJECTIONS, active_table
 
 __all__ = ["HubCollector"]

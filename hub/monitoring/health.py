@@ -18,13 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.connector_state import COUNTERS
+from hub.domain.identity import redact
 from hub.errors import HubError
-from hub.identity import redact
 from hub.monitoring import outbox
 from hub.monitoring.records import MonitoringCodec, default_codec, record_id
 from hub.settings import Settings
-from hub.sql_store import (
+from hub.store.connector_state import COUNTERS
+from hub.store.sql_store import (
     connector_state_table,
     dumps,
     loads,

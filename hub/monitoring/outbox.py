@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.monitoring.records import MonitoringCodec
-from hub.sql_store import monitor_outbox_table
+from hub.store.sql_store import monitor_outbox_table
 
 __all__ = ["Sender", "flush", "put"]
 

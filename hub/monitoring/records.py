@@ -16,9 +16,9 @@ from typing import Any
 
 import fastavro
 
-from hub.codec import SINGLE_OBJECT_MAGIC
 from hub.errors import ConfigError, DecodeError
-from hub.schemas import SchemaVersion, default_schemas_root
+from hub.log.codec import SINGLE_OBJECT_MAGIC
+from hub.log.schemas import SchemaVersion, default_schemas_root
 
 __all__ = ["TOPICS", "MonitoringCodec", "default_codec", "record_id"]
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hub.ports import TopicPartition
-from hub.sql_store import monitor_state_table, upsert
+from hub.store.sql_store import monitor_state_table, upsert
 
 __all__ = ["Replay"]
 

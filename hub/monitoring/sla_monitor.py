@@ -16,12 +16,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from hub.events import Event, EventType
+from hub.domain.dossier_fold import DossierFold, derive
+from hub.domain.events import Event, EventType
+from hub.domain.sla import Condition, clear_reason, conditions, next_check, raise_key
 from hub.monitoring import outbox
 from hub.monitoring.records import MonitoringCodec, default_codec, record_id
-from hub.monitoring.sla import Condition, clear_reason, conditions, next_check, raise_key
-from hub.sql_store import dumps, loads, monitor_dossiers_table, monitor_marks_table, select_in, upsert
-from projections.dossier_fold import DossierFold, derive
+from hub.store.sql_store import dumps, loads, monitor_dossiers_table, monitor_marks_table, select_in, upsert
 
 __all__ = ["UNJUDGED", "SlaMonitor"]
 

@@ -22,18 +22,18 @@ import faust
 from sqlalchemy.engine import Engine
 
 from hub.bootstrap import make_codec, make_log_end
-from hub.business_clock import BusinessClock
+from hub.domain.events import Event
 from hub.errors import DecodeError
-from hub.events import Event
-from hub.kafka_log import TopicSpec
-from hub.kafka_security import faust_credentials
+from hub.log.kafka_log import TopicSpec
+from hub.log.kafka_security import faust_credentials
 from hub.monitoring import outbox
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import TOPICS
 from hub.monitoring.replay import Replay
 from hub.monitoring.sla_monitor import SlaMonitor
+from hub.process.business_clock import BusinessClock
 from hub.settings import Settings
-from hub.sql_store import monitor_marks_table, upsert
+from hub.store.sql_store import monitor_marks_table, upsert
 
 __all__ = ["build_app", "monitoring_topics"]
 

@@ -11,12 +11,12 @@ import orjson
 
 from connectors.paygov.signature import sign
 from connectors.vnpost.codes import body_signature
-from hub.events import EventType
-from hub.local.ports import free_port, wait_for_port
+from hub.domain.events import EventType
 from hub.settings import Settings
+from simulators.local.free_ports import free_port, wait_for_port
+from simulators.province.read_back import fresh_topic, read_log
 from tests.e2e.test_cli import run_hub
-from tests.integration.helpers import HUB, hub_env
-from tests.integration.read_models import fresh_topic, read_log
+from tests.support.processes import HUB, hub_env
 
 
 def test_the_callback_endpoint_serves_both_gateways(kafka_settings: Settings, tmp_path: Path) -> None:

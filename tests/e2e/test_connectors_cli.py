@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.onestop.simulator import OnestopSimulator
-from connectors.onestop.world import build_world
 from hub.settings import Settings
+from simulators.onestop.simulator import OnestopSimulator
+from simulators.onestop.world import build_world
+from simulators.province.read_back import fresh_topic
 from tests.e2e.test_cli import run_hub
-from tests.integration.read_models import fresh_topic
 
 
 def test_list_run_status_and_reset(kafka_settings: Settings, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from hub.local.ports import free_port
-from tests.integration.helpers import HUB
+from simulators.local.free_ports import free_port
+from tests.support.processes import HUB
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -127,7 +127,7 @@ def test_demo_runs_everything_until_ctrl_c_and_the_dashboard_shows_a_timeline(tm
 
 
 def _raw_identities(dossiers: int) -> set[str]:
-    from connectors.onestop.world import build_world
+    from simulators.onestop.world import build_world
 
     world = build_world(dossiers, 2026)  # what `hub demo --dossiers N` simulates (seed 2026)
     return {str(v) for c in world.changes for k, v in c.record().items() if k in ("SoDinhDanh", "MaDinhDanh") and v}

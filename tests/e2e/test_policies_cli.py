@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from hub.bootstrap import make_engine
-from hub.projection_store import activate_first_generation
 from hub.settings import Settings
+from hub.store.projection_store import activate_first_generation
 from projections.registry import projection
-from tests.integration.helpers import HUB, hub_env
-from tests.integration.read_models import fresh_topic
+from simulators.province.read_back import fresh_topic
+from tests.support.processes import HUB, hub_env
 
 
 def test_a_policy_waits_for_the_projection_tables_then_runs(kafka_settings: Settings, tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from hub.settings import Settings
-from hub.synthetic import province_events
 from projections.registry import projection
+from simulators.province.read_back import fresh_topic, publish
+from simulators.synthetic import province_events
 from tests.e2e.test_cli import run_hub
-from tests.integration.read_models import fresh_topic, publish
 
 STATE_VERSION = projection("dossier_state").version
 TIMELINE_VERSION = projection("timeline").version

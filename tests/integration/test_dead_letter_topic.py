@@ -6,12 +6,12 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from hub.bootstrap import make_codec
-from hub.consuming import decode_batch
-from hub.dead_letters import DeadLetters
-from hub.kafka_log import KafkaEventLog
-from hub.kafka_source import KafkaRecordSource
+from hub.log.consuming import decode_batch
+from hub.log.dead_letters import DeadLetters
+from hub.log.kafka_log import KafkaEventLog
+from hub.log.kafka_source import KafkaRecordSource
 from hub.settings import Settings
-from tests.integration.helpers import lifecycle, read_exactly
+from tests.support.processes import lifecycle, read_exactly
 
 
 def test_bad_messages_are_parked_with_reasons_and_good_ones_flow(kafka_settings: Settings) -> None:

@@ -12,16 +12,16 @@ from pydantic import SecretStr
 
 from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
 from connectors.dvcqg.mapping import source_ref
-from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
-from connectors.dvcqg.world import build_portal_world
-from connectors.onestop.world import build_world
 from hub.bootstrap import make_codec, make_connector_runner
-from hub.connector_runtime import ConnectorRunner
+from hub.domain.events import event_id_for
 from hub.errors import UpstreamError
-from hub.events import event_id_for
-from hub.kafka_log import KafkaEventLog
+from hub.log.kafka_log import KafkaEventLog
+from hub.runtime.connector_runtime import ConnectorRunner
 from hub.settings import Settings
-from tests.integration.read_models import fresh_topic, project, read_records
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import build_portal_world
+from simulators.onestop.world import build_world
+from simulators.province.read_back import fresh_topic, project, read_records
 
 KEY = "integration-identity-key"
 

@@ -19,23 +19,23 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from connectors.dvcqg.client import DvcqgClient
-from connectors.dvcqg.mirror import NationalMirror
-from connectors.dvcqg.mirror_payload import step_key
-from connectors.dvcqg.reconcile import ReconcileReport, RollingReconcile, reconcile
-from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
-from connectors.dvcqg.world import build_portal_world
-from connectors.onestop.simulator import OnestopSimulator
-from connectors.onestop.world import CHANGE_KINDS, World, build_world
+from connectors.dvcqg.mirror.payload import step_key
+from connectors.dvcqg.mirror.policy import NationalMirror
+from connectors.dvcqg.mirror.reconcile import ReconcileReport, RollingReconcile, reconcile
 from connectors.registry import national_mirror
 from hub.bootstrap import make_codec
-from hub.kafka_log import KafkaEventLog
-from hub.projection_rebuild import rebuild_projection
+from hub.domain.dossier_fold import STEP_TYPES
+from hub.log.kafka_log import KafkaEventLog
+from hub.runtime.projection_rebuild import rebuild_projection
 from hub.settings import Settings
-from projections.dossier_fold import STEP_TYPES
 from projections.registry import projection
-from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import project, timeline_steps
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import build_portal_world
+from simulators.onestop.simulator import OnestopSimulator
+from simulators.onestop.world import CHANGE_KINDS, World, build_world
+from simulators.province.read_back import project, timeline_steps
 from tests.integration.test_onestop_connector import connector_settings, make_runner
+from tests.support.processes import hub_env, run_to_end
 
 STEP_KINDS = {kind for kind, event in CHANGE_KINDS.items() if event in {t.value for t in STEP_TYPES}}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from hub.bootstrap import make_codec
-from hub.kafka_log import KafkaEventLog, ensure_topics, hub_topics
-from hub.kafka_source import KafkaRecordSource
+from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record
 from hub.settings import Settings
-from hub.synthetic import province_events
-from tests.integration.helpers import lifecycle, read_exactly
+from simulators.synthetic import province_events
+from tests.support.processes import lifecycle, read_exactly
 
 
 def test_events_are_keyed_by_dossier_with_headers_and_per_dossier_order(kafka_settings: Settings) -> None:

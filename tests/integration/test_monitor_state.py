@@ -12,14 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import make_engine
-from hub.events import EventType, new_event
+from hub.domain.events import EventType, new_event
 from hub.monitoring import outbox
 from hub.monitoring.health import HealthMonitor, Thresholds
 from hub.monitoring.records import MonitoringCodec
 from hub.monitoring.sla_monitor import SlaMonitor
 from hub.settings import Settings
-from hub.sql_store import connector_state_table, dumps, monitor_outbox_table, security_events_table, upsert
-from tests.integration.read_models import read_store
+from hub.store.sql_store import connector_state_table, dumps, monitor_outbox_table, security_events_table, upsert
+from simulators.province.read_back import read_store
 from tests.integration.test_monitoring import VN, at, issued, received
 
 CODEC = MonitoringCodec()
@@ -194,7 +194,7 @@ def test_replayed_history_is_judged_once_at_the_end_not_on_the_way(
 def test_results_sync_backlog_is_sampled_and_alerts_on_age(
     request: pytest.FixtureRequest, database: str, tmp_path: Any
 ) -> None:
-    from hub.projection_store import activate_first_generation
+    from hub.store.projection_store import activate_first_generation
     from projections.registry import projection
 
     engine = make_engine(Settings(database_url=read_store(request, database, tmp_path)))

@@ -22,15 +22,15 @@ import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import make_engine, make_log_end
+from hub.domain.events import Event, EventType, new_event
 from hub.errors import UpstreamError
-from hub.events import Event, EventType, new_event
-from hub.kafka_source import KafkaRecordSource, follow
+from hub.log.kafka_source import KafkaRecordSource, follow
+from hub.log.schemas import default_schemas_root
 from hub.monitoring.records import TOPICS, MonitoringCodec
-from hub.schemas import default_schemas_root
 from hub.settings import Settings
-from hub.sql_store import connector_state_table, dumps, security_events_table, upsert
-from tests.integration.helpers import HUB, hub_env, run_to_end
-from tests.integration.read_models import fresh_topic, publish, read_store
+from hub.store.sql_store import connector_state_table, dumps, security_events_table, upsert
+from simulators.province.read_back import fresh_topic, publish, read_store
+from tests.support.processes import HUB, hub_env, run_to_end
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=VN)  # the business clock starts on a Monday at 14:00
@@ -374,8 +374,8 @@ def confluent_read(bootstrap: str, topics: list[str]) -> list[tuple[str, dict[st
 def test_a_monitor_killed_at_random_points_publishes_what_a_clean_run_does(
     kafka_settings: Settings, tmp_path: Any
 ) -> None:
-    from hub.synthetic import province_events
-    from tests.integration.helpers import kill_repeatedly
+    from simulators.synthetic import province_events
+    from tests.support.processes import kill_repeatedly
 
     settings = fresh_topic(kafka_settings)
     events = list(province_events(6_000))

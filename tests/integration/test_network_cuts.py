@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from hub.kafka_log import TopicSpec, ensure_topics
-from hub.local.ports import free_port
-from hub.local.tansu import EmbeddedBroker
-from hub.local.tcp_proxy import TcpProxy
+from hub.log.kafka_log import TopicSpec, ensure_topics
+from hub.process.supervisor import Supervisor
+from hub.runtime.stall_watchdog import EXIT_STALLED
 from hub.settings import Settings
-from hub.stall_watchdog import EXIT_STALLED
-from hub.supervisor import Supervisor
-from hub.synthetic import province_events
-from tests.integration.helpers import hub_env
-from tests.integration.read_models import LOG_COLUMNS, count_rows, project, publish, snapshot
+from simulators.local.free_ports import free_port
+from simulators.local.tansu import EmbeddedBroker
+from simulators.local.tcp_proxy import TcpProxy
+from simulators.province.read_back import LOG_COLUMNS, count_rows, project, publish, snapshot
+from simulators.synthetic import province_events
+from tests.support.processes import hub_env
 
 
 @pytest.fixture

@@ -15,16 +15,16 @@ from pydantic import SecretStr
 
 from connectors.onestop.client import WSDL, OnestopUpstream
 from connectors.onestop.mapping import source_ref
-from connectors.onestop.simulator import Faults, OnestopSimulator
-from connectors.onestop.world import World, build_world
 from hub.bootstrap import make_codec, make_connector_runner, make_engine
-from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
-from hub.events import event_id_for
-from hub.kafka_log import KafkaEventLog
+from hub.domain.events import event_id_for
+from hub.log.kafka_log import KafkaEventLog
+from hub.runtime.connector_runtime import ConnectorRunner
 from hub.settings import Settings
-from tests.integration.helpers import HUB, hub_env, kill_repeatedly, run_to_end
-from tests.integration.read_models import fresh_topic, read_records
+from hub.store.connector_state import ConnectorStateStore
+from simulators.onestop.simulator import Faults, OnestopSimulator
+from simulators.onestop.world import World, build_world
+from simulators.province.read_back import fresh_topic, read_records
+from tests.support.processes import HUB, hub_env, kill_repeatedly, run_to_end
 
 KEY = "integration-identity-key"
 

@@ -15,21 +15,21 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from connectors.callbacks import make_callback_app
+from connectors.common.security_log import refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.paygov.policy import PaymentPolicy
-from connectors.paygov.simulator import FAILED, SUCCESS, PayGovFaults, PayGovSimulator
 from connectors.registry import POLICIES
-from connectors.security_log import refusals
+from hub.api.callbacks import make_callback_app
 from hub.bootstrap import make_codec, make_engine
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.kafka_log import KafkaEventLog
-from hub.local.http import BackgroundServer
+from hub.domain.events import Event, EventType, SourceSystem, new_event
+from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
 from projections.payments import payment_ref
-from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
+from simulators.local.http import BackgroundServer
+from simulators.paygov.simulator import FAILED, SUCCESS, PayGovFaults, PayGovSimulator
+from simulators.province.read_back import Projector, fresh_topic, publish, read_log, read_store
+from tests.support.processes import hub_env, run_to_end
 
 AMOUNTS = [50_000, 100_000, 150_000, 500_000, 1_000_000]
 

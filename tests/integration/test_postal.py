@@ -16,18 +16,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.callbacks import make_callback_app
-from connectors.security_log import refusals
+from connectors.common.security_log import refusals
 from connectors.vnpost.codes import ORDER_TYPES
-from connectors.vnpost.simulator import VnpostFaults, VnpostSimulator
 from connectors.vnpost.tracking import TrackingReceiver
+from hub.api.callbacks import make_callback_app
 from hub.bootstrap import make_codec, make_engine
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.kafka_log import KafkaEventLog
-from hub.local.http import BackgroundServer
+from hub.domain.events import Event, EventType, SourceSystem, new_event
+from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
-from tests.integration.helpers import hub_env, kill_repeatedly, run_to_end
-from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
+from simulators.local.http import BackgroundServer
+from simulators.province.read_back import Projector, fresh_topic, publish, read_log, read_store
+from simulators.vnpost.simulator import VnpostFaults, VnpostSimulator
+from tests.support.processes import hub_env, kill_repeatedly, run_to_end
 
 FEE = 50_000
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.connector_state import ConnectorState, ConnectorStateStore
-from hub.local.postgres import create_database
-from hub.projection_store import lock_offsets, store_offsets
-from hub.sql_store import insert_rows, make_engine, migrate, policy_marks_table, replace_rows, select_in, upsert
+from hub.store.connector_state import ConnectorState, ConnectorStateStore
+from hub.store.projection_store import lock_offsets, store_offsets
+from hub.store.sql_store import insert_rows, make_engine, migrate, policy_marks_table, replace_rows, select_in, upsert
+from simulators.local.postgres import create_database
 
 
 def test_postgres_is_real_and_transactional(postgres_url: str) -> None:

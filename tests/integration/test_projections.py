@@ -13,17 +13,15 @@ import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import make_codec, make_projection_runner
-from hub.kafka_log import KafkaEventLog
-from hub.kafka_source import KafkaRecordSource, follow
-from hub.local.postgres import create_database
+from hub.log.kafka_log import KafkaEventLog
+from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
-from hub.projection_runner import ProjectionRunner
+from hub.runtime.projection_runner import ProjectionRunner
 from hub.settings import Settings
-from hub.synthetic import province_events
 from projections import dossier_state
 from projections.registry import PROJECTIONS
-from tests.integration.helpers import hub_env, kill_repeatedly, read_exactly, run_to_end
-from tests.integration.read_models import (
+from simulators.local.postgres import create_database
+from simulators.province.read_back import (
     LOG_COLUMNS,
     count_rows,
     fresh_topic,
@@ -32,6 +30,8 @@ from tests.integration.read_models import (
     read_records,
     snapshot,
 )
+from simulators.synthetic import province_events
+from tests.support.processes import hub_env, kill_repeatedly, read_exactly, run_to_end
 
 KILL_EVENTS = 50_000
 
@@ -164,7 +164,7 @@ class ProjectionContract:
     def test_rebuild_swaps_atomically_while_a_reader_queries(
         self, kafka_settings: Settings, new_store: Callable[[], str]
     ) -> None:
-        from hub.projection_rebuild import rebuild_projection
+        from hub.runtime.projection_rebuild import rebuild_projection
 
         settings = fresh_topic(kafka_settings)
         events = list(province_events(4000, seed=5))
@@ -233,7 +233,7 @@ class ProjectionContract:
     def test_two_runners_in_a_group_split_partitions(
         self, kafka_settings: Settings, new_store: Callable[[], str]
     ) -> None:
-        from hub.projection_store import activate_first_generation
+        from hub.store.projection_store import activate_first_generation
 
         settings = fresh_topic(kafka_settings)
         events = list(province_events(3000, seed=6))

@@ -20,12 +20,12 @@ from schemathesis.core.result import Ok
 
 from hub.api.app import build_api
 from hub.bootstrap import make_codec, make_engine
-from hub.connector_state import ConnectorState, ConnectorStateStore
-from hub.indicators import build_report, period_of, select_groups
-from hub.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.services.indicators import build_report, period_of, select_groups
 from hub.settings import Settings
-from hub.synthetic import province_events
-from tests.integration.read_models import project, publish
+from hub.store.connector_state import ConnectorState, ConnectorStateStore
+from simulators.province.read_back import project, publish
+from simulators.synthetic import province_events
 
 VIEWER = "viewer-key-0123456789abcdef"
 OPERATOR = "operator-key-0123456789abcdef"
@@ -36,12 +36,12 @@ RAW_CCCD = "079203004512"
 def hub(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, FastAPI]]:
     """A read store projected from a province's events, the four external systems simulated (so the
     operators' reconciliations have someone to talk to), and the API over it all."""
-    from connectors.dvcqg.simulator import PortalSimulator
-    from connectors.dvcqg.world import PortalWorld
-    from connectors.onestop.simulator import OnestopSimulator
-    from connectors.onestop.world import build_world
-    from connectors.paygov.simulator import PayGovSimulator
-    from connectors.vnpost.simulator import VnpostSimulator
+    from simulators.dvcqg.simulator import PortalSimulator
+    from simulators.dvcqg.world import PortalWorld
+    from simulators.onestop.simulator import OnestopSimulator
+    from simulators.onestop.world import build_world
+    from simulators.paygov.simulator import PayGovSimulator
+    from simulators.vnpost.simulator import VnpostSimulator
 
     with contextlib.ExitStack() as systems:
         portal = systems.enter_context(PortalSimulator(PortalWorld()))
@@ -211,7 +211,7 @@ def test_dead_letters_are_masked_and_redriven_once(client: TestClient, hub: tupl
     assert again["matched"] == 2 and again["already_redriven"] == 1 and again["redriven"] == 1
     assert redrive()["redriven"] == 0, "each dead letter at most once"
 
-    from hub.kafka_source import KafkaRecordSource, follow
+    from hub.log.kafka_source import KafkaRecordSource, follow
 
     source = KafkaRecordSource(settings, [settings.dossier_topic])
     try:

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hub.bootstrap import make_engine
-from hub.events import Event, EventType, new_event
-from hub.indicators import Period, build_report, period_of
+from hub.domain.events import Event, EventType, new_event
+from hub.services.indicators import Period, build_report, period_of
 from hub.settings import Settings
-from hub.synthetic import digitised_result
-from tests.integration.helpers import hub_env, run_to_end
-from tests.integration.read_models import fresh_topic, project, publish, read_store
+from simulators.province.read_back import fresh_topic, project, publish, read_store
+from simulators.synthetic import digitised_result
+from tests.support.processes import hub_env, run_to_end
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 AGENCIES = [f"000.00.{n:02d}.H56" for n in range(1, 22)]

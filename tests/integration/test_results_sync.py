@@ -19,20 +19,20 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import SecretStr
 
-from connectors.dvcqg.results_sync import ResultsSync
-from connectors.dvcqg.simulator import PortalFaults, PortalSimulator
-from connectors.dvcqg.world import PortalWorld
-from connectors.onestop.simulator import OnestopSimulator
-from connectors.onestop.world import DigitisedFile, World
+from connectors.dvcqg.results.sync import ResultsSync
 from connectors.registry import results_sync
 from hub.bootstrap import make_codec
-from hub.events import Event, EventType
-from hub.kafka_log import KafkaEventLog
-from hub.local.http import BackgroundServer
+from hub.domain.events import Event, EventType
+from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
-from hub.synthetic import digitised_result
-from tests.integration.helpers import hub_env, kill_repeatedly, run_to_end
-from tests.integration.read_models import Projector, fresh_topic, publish, read_log, read_store
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import PortalWorld
+from simulators.local.http import BackgroundServer
+from simulators.onestop.simulator import OnestopSimulator
+from simulators.onestop.world import DigitisedFile, World
+from simulators.province.read_back import Projector, fresh_topic, publish, read_log, read_store
+from simulators.synthetic import digitised_result
+from tests.support.processes import hub_env, kill_repeatedly, run_to_end
 
 KEY = b"test-identity-key-0123456789"
 

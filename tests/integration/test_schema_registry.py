@@ -6,13 +6,13 @@ import pytest
 
 from hub.bootstrap import make_codec
 from hub.errors import DecodeError, UpstreamError
-from hub.kafka_log import KafkaEventLog
-from hub.kafka_source import KafkaRecordSource
-from hub.local.http import BackgroundServer
-from hub.local.schema_registry import make_registry_app
-from hub.schema_registry import HttpSchemaRegistry
+from hub.log.kafka_log import KafkaEventLog
+from hub.log.kafka_source import KafkaRecordSource
+from hub.log.schema_registry import HttpSchemaRegistry
 from hub.settings import Settings
-from tests.integration.helpers import lifecycle, read_exactly
+from simulators.local.http import BackgroundServer
+from simulators.local.schema_registry import make_registry_app
+from tests.support.processes import lifecycle, read_exactly
 
 
 def test_events_round_trip_through_kafka_in_confluent_framing(kafka_settings: Settings) -> None:

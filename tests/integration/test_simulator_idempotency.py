@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from connectors.dvcqg.simulator import PortalSimulator
-from connectors.dvcqg.world import build_portal_world
-from connectors.onestop.world import build_world
-from connectors.vnpost.simulator import VnpostSimulator
+from simulators.dvcqg.simulator import PortalSimulator
+from simulators.dvcqg.world import build_portal_world
+from simulators.onestop.world import build_world
+from simulators.vnpost.simulator import VnpostSimulator
 
 _BODIES: dict[str, dict[str, object]] = {
     "/api/DongBoHoSoMC": {"isUpdate": False, "data": [{"MaHoSo": "H56.99-261122-0001", "TrangThaiHoSo": 1}]},

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from hub.local.tcp_proxy import TcpProxy
+from simulators.local.tcp_proxy import TcpProxy
 
 
 def _echo_server() -> socket.socket:

@@ -13,9 +13,9 @@ import fastavro.schema
 from confluent_kafka import Consumer
 
 from hub.bootstrap import make_codec
-from hub.kafka_log import KafkaEventLog
+from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
-from tests.integration.helpers import lifecycle
+from tests.support.processes import lifecycle
 
 SCHEMAS_DIR = Path(__file__).parents[2] / "schemas"
 

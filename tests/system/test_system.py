@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hub.demo_live import HUB_PROCESSES
-from tests.system.harness import RunConfig, run_system
+from hub.cli.demo.live import HUB_PROCESSES
+from simulators.province.harness import RunConfig, run_system
 
 
 def test_the_whole_hub_loses_nothing_duplicates_nothing_and_lets_no_forgery_in_under_every_fault(

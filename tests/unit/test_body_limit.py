@@ -1,4 +1,4 @@
-"""The request size limit of the hub's HTTP edges (hub/body_limit.py)."""
+"""The request size limit of the hub's HTTP edges (hub/api/body_limit.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from hub.body_limit import BodyLimit
+from hub.api.body_limit import BodyLimit
 
 
 def _echo_app(max_bytes: int) -> tuple[FastAPI, list[int]]:
@@ -48,8 +48,8 @@ def test_a_declared_or_streamed_body_over_the_limit_gets_413_and_never_reaches_t
 
 
 def test_the_read_api_and_the_callback_endpoint_are_both_limited() -> None:
-    from connectors.callbacks import make_callback_app
     from hub.api.app import build_api
+    from hub.api.callbacks import make_callback_app
     from hub.settings import Settings
 
     settings = Settings(api_keys="viewer-key-0123456789=viewer", api_max_bytes=100, database_url="sqlite://")

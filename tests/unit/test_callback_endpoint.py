@@ -6,13 +6,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from connectors.callbacks import make_callback_app
+from connectors.common.security_log import refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
-from connectors.security_log import refusals
 from connectors.vnpost.tracking import TrackingReceiver
-from hub.sql_store import make_engine, migrate
-from tests.fakes import RecordingLog
+from hub.api.callbacks import make_callback_app
+from hub.store.sql_store import make_engine, migrate
+from tests.support.fakes import RecordingLog
 
 
 def test_oversized_and_unparsable_bodies_are_refused_with_a_reason(tmp_path: Path) -> None:

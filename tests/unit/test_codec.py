@@ -14,12 +14,12 @@ import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hub.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, _Decoding
+from hub.domain.events import Event, EventType
 from hub.errors import DecodeError, EventValidationError
-from hub.events import Event, EventType
-from hub.schemas import SchemaSet
-from tests.fakes import InMemoryRegistry, accepted_event
-from tests.strategies import events
+from hub.log.codec import SINGLE_OBJECT_MAGIC, EventCodec, WireFormat, _Decoding
+from hub.log.schemas import SchemaSet
+from tests.support.fakes import InMemoryRegistry, accepted_event
+from tests.support.strategies import events
 
 SCHEMAS = SchemaSet()
 HISTORY = Path(__file__).parents[2] / "schemas" / "history" / "dossier"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hub.cli import cli
+from hub.cli.main import cli
 from hub.settings import Settings
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.connector_runtime import ConnectorRunner
-from hub.connector_state import ConnectorStateStore
-from hub.dead_letters import DeadLetters
 from hub.errors import UpstreamError
+from hub.log.dead_letters import DeadLetters
 from hub.ports import UpstreamRecord
+from hub.runtime.connector_runtime import ConnectorRunner
 from hub.settings import Settings
-from hub.sql_store import make_engine, migrate
-from tests.fakes import RecordingLog, RecordingSink, ScriptedUpstream
+from hub.store.connector_state import ConnectorStateStore
+from hub.store.sql_store import make_engine, migrate
+from tests.support.fakes import RecordingLog, RecordingSink, ScriptedUpstream
 
 
 @pytest.fixture

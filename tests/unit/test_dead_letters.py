@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.codec import EventCodec
-from hub.consuming import decode_batch
-from hub.dead_letters import DeadLetters
-from hub.events import new_event
+from hub.domain.events import new_event
+from hub.log.codec import EventCodec
+from hub.log.consuming import decode_batch
+from hub.log.dead_letters import DeadLetters
+from hub.log.schemas import SchemaSet
 from hub.ports import Record
-from hub.schemas import SchemaSet
-from tests.fakes import RecordingSink
+from tests.support.fakes import RecordingSink
 
 
 def test_decode_batch_parks_bad_records_and_keeps_good_ones() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.epoch_millis import EPOCH
-from hub.events import LOCAL_TZ, Event, EventType, new_event
-from hub.synthetic import province_events
-from projections.dossier_fold import DossierFold, _local_day, derive
+from hub.domain.dossier_fold import DossierFold, _local_day, derive
+from hub.domain.epoch_millis import EPOCH
+from hub.domain.events import LOCAL_TZ, Event, EventType, new_event
+from simulators.synthetic import province_events
 
 T = EventType
 CODE = "000.00.20.H56-260609-0001"

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.dvcqg.mapping import map_portal_record, source_ref
-from connectors.dvcqg.world import PORTAL_KINDS, build_portal_world
-from connectors.onestop.world import build_world
+from hub.domain.events import event_id_for
 from hub.errors import MappingError
-from hub.events import event_id_for
+from simulators.dvcqg.world import PORTAL_KINDS, build_portal_world
+from simulators.onestop.world import build_world
 
 KEY = b"unit-test-identity-key"
 WORLD = build_portal_world(build_world(600, seed=5), malformed_rate=0.03)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.dvcqg.mirror_payload import acknowledged_on_portal, dossier_item, step_item
-from connectors.dvcqg.mirror_store import Outbox, Work
-from connectors.dvcqg.reconcile import compare
-from hub.events import EventType, new_event
-from projections.dossier_fold import DossierFold, derive
+from connectors.dvcqg.mirror.payload import acknowledged_on_portal, dossier_item, step_item
+from connectors.dvcqg.mirror.reconcile import compare
+from connectors.dvcqg.mirror.store import Outbox, Work
+from hub.domain.dossier_fold import DossierFold, derive
+from hub.domain.events import EventType, new_event
 
 T = EventType
 CODE = "000.00.20.H56-260609-0001"

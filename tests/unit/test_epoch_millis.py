@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.epoch_millis import EPOCH, ms, utc_of_ms
+from hub.domain.epoch_millis import EPOCH, ms, utc_of_ms
 
 _MILLIS = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999000)).map(
     lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=UTC)

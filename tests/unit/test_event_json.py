@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hub.codec import EventCodec
+from hub.domain.events import Event, event_id_for
 from hub.errors import EventValidationError
-from hub.event_json import event_from_json, event_to_json, parse_timestamp
-from hub.events import Event, event_id_for
-from hub.schemas import SchemaSet
-from tests.strategies import events
+from hub.log.codec import EventCodec
+from hub.log.event_json import event_from_json, event_to_json, parse_timestamp
+from hub.log.schemas import SchemaSet
+from tests.support.strategies import events
 
 SCHEMAS = SchemaSet()
 KEY = b"unit-test-identity-key"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.domain.events import Event, EventType, new_event, uuid_of_canonical
+from hub.domain.identity import mask, protect_identity
 from hub.errors import ConfigError
-from hub.events import Event, EventType, new_event, uuid_of_canonical
-from hub.identity import mask, protect_identity
 from hub.settings import Settings
 
 AT = datetime(2026, 6, 9, 8, 15, tzinfo=timezone(timedelta(hours=7)))
@@ -97,10 +97,10 @@ def test_settings_read_hub_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_settings_refuse_published_secrets_and_placeholders_outside_demo_mode(tmp_path: Path) -> None:
-    from connectors.dvcqg.simulator import PortalSimulator
-    from connectors.paygov.simulator import PayGovSimulator
-    from connectors.vnpost.simulator import VnpostSimulator
     from hub.settings import PUBLISHED_TEST_SECRETS
+    from simulators.dvcqg.simulator import PortalSimulator
+    from simulators.paygov.simulator import PayGovSimulator
+    from simulators.vnpost.simulator import VnpostSimulator
 
     defaults = {
         inspect.signature(PortalSimulator).parameters["client_secret"].default,

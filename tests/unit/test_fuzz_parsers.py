@@ -22,11 +22,11 @@ from connectors.paygov.ipn import IpnReceiver
 from connectors.paygov.signature import IPN_FIELDS, sign
 from connectors.vnpost.codes import TRACKING, body_signature
 from connectors.vnpost.tracking import TrackingReceiver
-from hub.dossier_code import parse_dossier_code
+from hub.domain.dossier_code import parse_dossier_code
+from hub.domain.events import Event
 from hub.errors import MappingError
-from hub.events import Event
-from hub.sql_store import make_engine, migrate, security_events_table
-from tests.fakes import RecordingLog
+from hub.store.sql_store import make_engine, migrate, security_events_table
+from tests.support.fakes import RecordingLog
 
 KEY = b"fuzz-identity-key-0123456789"
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -71,15 +71,15 @@ def mutated(seeds: list[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
 
 def _onestop_seeds() -> list[dict[str, Any]]:
     """Every valid change of a simulated province, SO_HOA ones with the file metadata the client adds."""
-    from connectors.onestop.world import build_world
+    from simulators.onestop.world import build_world
 
     world = build_world(60, seed=7)
     return [world.as_read(change) for change in world.changes if change.malformed is None]
 
 
 def _portal_seeds() -> list[dict[str, Any]]:
-    from connectors.dvcqg.world import build_portal_world
-    from connectors.onestop.world import build_world
+    from simulators.dvcqg.world import build_portal_world
+    from simulators.onestop.world import build_world
 
     return [r.record() for r in build_portal_world(build_world(200, seed=7), 7).records if r.malformed is None]
 

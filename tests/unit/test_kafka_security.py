@@ -9,7 +9,7 @@ import faust
 import pytest
 
 from hub.errors import ConfigError
-from hub.kafka_security import aiokafka_options, faust_credentials, kafka_python_options
+from hub.log.kafka_security import aiokafka_options, faust_credentials, kafka_python_options
 from hub.settings import Settings
 
 

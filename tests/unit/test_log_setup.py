@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from hub.dead_letters import DeadLetters
-from hub.log_setup import RepeatFilter, configure_logging
-from tests.fakes import RecordingSink
+from hub.log.dead_letters import DeadLetters
+from hub.process.log_setup import RepeatFilter, configure_logging
+from tests.support.fakes import RecordingSink
 
 
 def test_json_log_lines_have_the_fields(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,7 +19,7 @@ def test_json_log_lines_have_the_fields(capsys: pytest.CaptureFixture[str]) -> N
     finally:
         configure_logging("WARNING", "text")
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-    assert line["level"] == "WARNING" and line["logger"] == "hub.dead_letters"
+    assert line["level"] == "WARNING" and line["logger"] == "hub.log.dead_letters"
     assert (line["event"], line["source"], line["record_id"], line["reason"]) == (
         "parked",
         "onestop",
@@ -42,7 +42,7 @@ def test_a_kafka_clients_repeated_complaint_is_shown_once_per_window_with_a_coun
         now[0] += 0.5
         assert shown("kafka.net.transport", "%s: socket disconnected", f"<port {port}>") is None
     assert shown("kafka.net.connection", "%s: Connection lost", "<node>") == "<node>: Connection lost", "another logger"
-    assert shown("hub.dead_letters", "parked %s", "x") == "parked x", "the hub's own lines are never held back"
+    assert shown("hub.log.dead_letters", "parked %s", "x") == "parked x", "the hub's own lines are never held back"
     assert shown("aiokafka.conn", "Unable to connect to %s", "b:9092") == "Unable to connect to b:9092"
     assert shown("aiokafka.conn", "Unable to connect to %s", "b:9092") is None, "aiokafka's repeats are held too"
     assert shown("kafka.conn", "%s: connecting", "b", level=logging.INFO) == "b: connecting", "below WARNING"

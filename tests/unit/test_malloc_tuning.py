@@ -11,7 +11,7 @@ import pytest
 
 _CHILD = """
 import ctypes, ctypes.util, sys
-from hub.malloc_tuning import keep_large_blocks_out_of_the_heap
+from hub.process.malloc_tuning import keep_large_blocks_out_of_the_heap
 
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in

@@ -1,4 +1,4 @@
-"""migrate(): Alembic only when the database is behind; hub.migrations.HEAD names the newest revision."""
+"""migrate(): Alembic only when the database is behind; hub.store.migrations.HEAD names the newest revision."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-import hub.migrations
-from hub.migrations import HEAD
-from hub.sql_store import (
+import hub.store.migrations
+from hub.store.migrations import HEAD
+from hub.store.sql_store import (
     make_engine,
     migrate,
     monitor_dossiers_table,
@@ -26,9 +26,9 @@ from hub.sql_store import (
 
 def test_head_is_the_newest_revision_alembic_finds() -> None:
     config = Config()
-    config.set_main_option("script_location", str(Path(hub.migrations.__file__).parent))
+    config.set_main_option("script_location", str(Path(hub.store.migrations.__file__).parent))
     heads = ScriptDirectory.from_config(config).get_heads()
-    assert heads == [HEAD], f"a new migration: set hub.migrations.HEAD to {heads}"
+    assert heads == [HEAD], f"a new migration: set hub.store.migrations.HEAD to {heads}"
 
 
 def test_a_database_at_head_is_not_handed_to_alembic(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_a_database_at_head_is_not_handed_to_alembic(tmp_path: Path) -> None:
     engine.dispose()
     # A second start on the migrated database: a fresh interpreter, so imports tell what ran.
     check = (
-        "import sys\nfrom hub.sql_store import make_engine, migrate\n"
+        "import sys\nfrom hub.store.sql_store import make_engine, migrate\n"
         f"migrate(make_engine({url!r}))\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
     )
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True)

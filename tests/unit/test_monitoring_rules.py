@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hub.domain.identity import redact
+from hub.domain.sla import clear_reason, conditions, next_check
 from hub.errors import DecodeError
-from hub.identity import redact
 from hub.monitoring.records import TOPICS, MonitoringCodec
-from hub.monitoring.sla import clear_reason, conditions, next_check
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = timedelta(hours=24)

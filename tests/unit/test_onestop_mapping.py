@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.onestop.mapping import ENRICHMENT_KEY, map_change, source_ref
-from connectors.onestop.world import CHANGE_KINDS, build_world
-from hub.dossier_code import parse_dossier_code
+from hub.domain.dossier_code import parse_dossier_code
+from hub.domain.events import event_id_for
 from hub.errors import MappingError
-from hub.events import event_id_for
+from simulators.onestop.world import CHANGE_KINDS, build_world
 
 KEY = b"unit-test-identity-key"
 WORLD = build_world(400, seed=3, malformed_rate=0.02)

@@ -13,7 +13,7 @@ import pytest
 
 PARENT = """
 import subprocess, sys, time
-from hub.local.parent_death import ending_with_parent
+from hub.process.parent_death import ending_with_parent
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=ending_with_parent())
 print(child.pid, flush=True)
 time.sleep(60)

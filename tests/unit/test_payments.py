@@ -15,16 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from connectors.common.record_fields import local_text
+from connectors.common.security_log import refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.paygov.reconcile import compare_payment
 from connectors.paygov.signature import IPN_FIELDS, sign, verify
-from connectors.record_fields import local_text
-from connectors.security_log import refusals
-from hub.events import Event, EventType, event_id_for, new_event
-from hub.sql_store import make_engine, migrate, paygov_table
+from hub.domain.events import Event, EventType, event_id_for, new_event
+from hub.store.sql_store import make_engine, migrate, paygov_table
 from projections.payments import PaymentsProjection, payment_ref
-from tests.fakes import RecordingLog, project_in_memory
+from tests.support.fakes import RecordingLog, project_in_memory
 
 SECRET = "merchant-secret"
 REF = "MC0123456789ABCDEF01"

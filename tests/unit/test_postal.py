@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.record_fields import local_text
-from connectors.security_log import refusals
+from connectors.common.record_fields import local_text
+from connectors.common.security_log import refusals
 from connectors.vnpost.codes import body_signature
 from connectors.vnpost.reconcile import compare_item
 from connectors.vnpost.tracking import TrackingReceiver, tracking_events
+from hub.domain.events import Event, EventType, new_event
 from hub.errors import MappingError
-from hub.events import Event, EventType, new_event
-from hub.sql_store import make_engine, migrate
+from hub.store.sql_store import make_engine, migrate
 from projections.postal import PostalProjection
-from tests.fakes import RecordingLog, project_in_memory
+from tests.support.fakes import RecordingLog, project_in_memory
 
 SECRET = "vnpost-secret"
 ITEM = "EB000000001VN"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.json_api import read_retrying
+from connectors.common.json_api import read_retrying
 from hub.errors import MappingError, UpstreamError
 
 

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.divergence import divergence_event
-from connectors.dvcqg.results_sync import ResultsSync, ResultWork
+from connectors.dvcqg.results.sync import ResultsSync, ResultWork
 from connectors.dvcqg.store_feed import map_store_change
+from hub.domain.divergence import divergence_event
+from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError
-from hub.events import Event, EventType, SourceSystem, new_event
-from hub.synthetic import digitised_result
 from projections.results import ResultsProjection
-from tests.fakes import project_in_memory
+from simulators.synthetic import digitised_result
+from tests.support.fakes import project_in_memory
 
 KEY = b"unit-identity-key-0123456789"
 CONTENT = b"%PDF-1.4 ket qua"

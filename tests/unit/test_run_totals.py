@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from hub.projection_runner import BatchResult, RunTotals
+from hub.runtime.projection_runner import BatchResult, RunTotals
 
 
 def test_rate_runs_to_the_end_of_the_last_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]  # RunTotals.started defaults to the real clock: given here
-    monkeypatch.setattr("hub.projection_runner.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("hub.runtime.projection_runner.time.monotonic", lambda: clock[0])
     totals = RunTotals(started=100.0)
     assert totals.rate() == 0.0 and totals.last_batch_at is None  # nothing applied yet
     clock[0] = 102.0

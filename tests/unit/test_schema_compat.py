@@ -14,9 +14,9 @@ import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 from click.testing import CliRunner
 
-from hub.cli import cli
-from hub.compat import check_schema_set
-from hub.schemas import SchemaSet
+from hub.cli.main import cli
+from hub.log.compat import check_schema_set
+from hub.log.schemas import SchemaSet
 
 REPO_SCHEMAS = Path(__file__).parents[2] / "schemas"
 Edit = Callable[[Path], None]

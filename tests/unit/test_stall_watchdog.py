@@ -7,11 +7,11 @@ import subprocess
 import sys
 import time
 
-from hub.stall_watchdog import EXIT_STALLED
+from hub.runtime.stall_watchdog import EXIT_STALLED
 
 SCRIPT = """
 import sys, time
-from hub.stall_watchdog import StallWatchdog
+from hub.runtime.stall_watchdog import StallWatchdog
 mode = sys.argv[1]
 dog = StallWatchdog(0.5, "test loop", stopping=lambda: mode == "asked-to-stop", grace_s=0.5).start()
 for _ in range(40):  # 4 s

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from hub.supervisor import Supervisor
+from hub.process.supervisor import Supervisor
 
 
 def test_a_child_that_exits_by_itself_is_restarted_with_its_last_words(tmp_path: Path) -> None:

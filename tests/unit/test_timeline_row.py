@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from hub.events import EVENT_ORDER
+from hub.domain.dossier_fold import status_of
+from hub.domain.events import EVENT_ORDER
 from hub.ports import Record
-from hub.synthetic import province_events
-from projections.dossier_fold import status_of
 from projections.timeline import TimelineProjection, timeline_row
 from projections.timeline_text import describe
+from simulators.synthetic import province_events
 
 
 def test_each_value_is_in_its_column() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from projections.timeline_text import describe
-from tests.fakes import accepted_event
+from tests.support.fakes import accepted_event
 
 
 def test_an_acceptance_states_its_due_time_in_local_time() -> None:

@@ -1,0 +1,1 @@
+"""The national status mirror: the policy, what it sends, its work list, and divergence detection."""

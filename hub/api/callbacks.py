@@ -1,0 +1,87 @@
+"""The hub's callback endpoint: what PayGov (IPN) and VNPost (tracking) push to the hub.
+
+One small ASGI app (``hub callbacks serve``): bodies larger than HUB_CALLBACK_MAX_BYTES are refused
+before parsing, work that touches the database or the log runs off the event loop, and every
+refusal is answered with a reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from connectors.paygov.book import PaymentBook
+from connectors.paygov.ipn import IpnReceiver
+from connectors.vnpost.tracking import TrackingReceiver
+from hub.api.body_limit import BodyLimit
+from hub.ports import EventLog
+from hub.settings import Settings
+
+__all__ = ["build_callback_app", "make_callback_app"]
+
+_NOT_JSON = object()
+
+
+async def _body(request: Request) -> Any:
+    """The parsed JSON body, ``_NOT_JSON`` when it does not parse (its size is checked by BodyLimit)."""
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def _too_large(path: str, max_bytes: int) -> dict[str, Any]:
+    """The 413 body each gateway understands."""
+    if "vnpost" in path:
+        return {"Status": "413", "Message": f"body larger than {max_bytes} bytes"}
+    return {"MaLoi": "02", "MoTa": f"body larger than {max_bytes} bytes"}
+
+
+def make_callback_app(
+    *, paygov: IpnReceiver | None = None, vnpost: TrackingReceiver | None = None, max_bytes: int = 16_384
+) -> FastAPI:
+    app = FastAPI(title="motcua-hub callbacks")
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if paygov is not None:
+        receiver = paygov
+
+        @app.post("/callbacks/paygov/ipn")
+        async def paygov_ipn(request: Request) -> JSONResponse:
+            body = await _body(request)
+            remote = request.client.host if request.client else None
+            status, answer = await run_in_threadpool(receiver.receive, None if body is _NOT_JSON else body, remote)
+            return JSONResponse(answer, status_code=status)
+
+    if vnpost is not None:
+        tracking = vnpost
+
+        @app.post("/callbacks/vnpost/tracking")
+        async def vnpost_tracking(request: Request) -> JSONResponse:
+            raw = await request.body()  # the signature covers the exact bytes
+            remote = request.client.host if request.client else None
+            signature = request.headers.get("x-signature")
+            status, answer = await run_in_threadpool(tracking.receive, raw, signature, remote)
+            return JSONResponse(answer, status_code=status)
+
+    return app
+
+
+def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
+    """The endpoint as ``hub callbacks serve`` runs it: both receivers on the read store and the log."""
+    from hub.bootstrap import make_engine
+
+    engine = make_engine(settings)
+    return make_callback_app(
+        paygov=IpnReceiver(PaymentBook(engine, events), settings.paygov_secret_value()),
+        vnpost=TrackingReceiver(engine, events, settings.vnpost_secret_value()),
+        max_bytes=settings.callback_max_bytes,
+    )

@@ -1,0 +1,1 @@
+"""The operator's command line, one module per command group; the demo under demo/."""

@@ -1,0 +1,31 @@
+"""``hub api serve``: the read API (and, as it lands, the dashboard) over HTTP."""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli.context import settings_of
+
+__all__ = ["api"]
+
+
+@click.group()
+def api() -> None:
+    """The read API: dossiers, timelines, status, dead letters, reports (OpenAPI at /docs)."""
+
+
+@api.command("serve")
+@click.option("--host", help="Interface (default HUB_API_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default HUB_API_PORT, 8080).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve until Ctrl-C; needs HUB_API_KEYS or HUB_API_KEYS_FILE."""
+    import uvicorn
+
+    from hub.api.app import build_api
+
+    settings = settings_of(ctx)
+    app = build_api(settings)
+    host, port = host or settings.api_host, port or settings.api_port
+    click.echo(f"read API on http://{host}:{port}/ (OpenAPI: /openapi.json, docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

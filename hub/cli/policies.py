@@ -1,0 +1,244 @@
+"""``hub policies list|run|status``, ``hub reconcile dvcqg|payments|postal`` and ``hub callbacks serve``."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from connectors.registry import POLICIES, national_mirror
+from hub.bootstrap import make_codec, make_engine
+from hub.cli.context import settings_of
+from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.services.reconciliations import Outcome, run_dvcqg, run_payments, run_postal
+from hub.store.projection_store import wait_for_tables
+
+if TYPE_CHECKING:
+    from hub.runtime.policy_loop import Policy
+
+__all__ = ["callbacks", "policies", "reconcile"]
+
+
+def _known(name: str) -> str:
+    if name not in POLICIES:
+        raise click.BadParameter(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+    return name
+
+
+@click.group()
+def policies() -> None:
+    """Policies: code that calls external systems because of dossier events (never during a replay)."""
+
+
+@policies.command("list")
+def list_policies() -> None:
+    """Every policy the hub can run."""
+    for spec in POLICIES.values():
+        click.echo(f"{spec.name:<14} {spec.description}")
+
+
+@policies.command("run")
+@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.option("--idle-exit", type=float, help="Stop once there has been nothing to send for this many seconds.")
+@click.option(
+    "--reconcile-every",
+    type=float,
+    help="dvcqg-mirror, results-sync: seconds between reconciliations (HUB_DVCQG_RECONCILE_INTERVAL_S, "
+    "HUB_RESULTS_RECONCILE_INTERVAL_S; 0: off).",
+)
+@click.pass_context
+def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every: float | None) -> None:
+    """Run a policy until stopped (SIGTERM/Ctrl-C finish the pass in flight). Needs `hub projections run`
+    on the same read store: policies act on the projections (dossier_state, timeline, payments, postal)."""
+    from connectors.dvcqg.mirror.reconcile import ReconcileReport, RollingReconcile
+
+    settings = settings_of(ctx)
+    stop = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        stop[0] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    engine = make_engine(settings)
+    try:
+        ready = wait_for_tables(
+            engine,
+            POLICIES[name].reads,
+            should_stop=lambda: stop[0],
+            say=lambda missing: click.echo(
+                f"{name}: waiting for `hub projections run` to create the tables of {', '.join(missing)}", err=True
+            ),
+        )
+    finally:
+        engine.dispose()
+    if not ready:
+        return
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings))
+    every: list[tuple[float, Callable[[], object]]] = []
+    if name == "dvcqg-mirror":
+        mirror = national_mirror(settings, log)
+        period = settings.dvcqg_reconcile_interval_s if reconcile_every is None else reconcile_every
+
+        def finished(report: ReconcileReport) -> None:
+            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
+
+        every.append((0.2, RollingReconcile(mirror, period, finished)))  # a page per call, between passes
+        policy: Policy = mirror
+        click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
+    elif name == "results-sync":
+        from connectors.dvcqg.results.reconcile import reconcile_results
+        from connectors.onestop.client import OnestopUpstream
+        from connectors.registry import results_sync
+
+        sync = results_sync(settings, log)
+        period = settings.results_reconcile_interval_s if reconcile_every is None else reconcile_every
+
+        def check_results() -> None:
+            report, events = reconcile_results(
+                sync, OnestopUpstream(settings.onestop_url, settings.identity_key_bytes())
+            )
+            log.append(events)
+            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
+
+        every.append((period, check_results))
+        policy = sync
+        click.echo(f"{name}: syncing to {settings.dvcqg_url} (reconciliation every {period:.0f} s)", err=True)
+    else:
+        policy = POLICIES[name].build(settings, log)
+        click.echo(f"{name}: {POLICIES[name].description}", err=True)
+    try:
+        counters = policy.run(
+            should_stop=lambda: stop[0], idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every
+        )
+    finally:
+        policy.close()
+        log.close()
+    click.echo(f"{name}: " + " ".join(f"{k}={v}" for k, v in sorted(counters.items())))
+
+
+@policies.command("status")
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """What each policy tracks, where it is behind, and what it refused."""
+    import sqlalchemy as sa
+
+    from connectors.common.security_log import refusals
+    from connectors.dvcqg.mirror.store import MirrorStore
+    from hub.bootstrap import make_engine
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings)
+
+    def count(query: str, **params: Any) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(query), params).scalar_one())
+
+    def by(query: str) -> str:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text(query)).all()
+        return ", ".join(f"{n} {name}" for name, n in found) or "none"
+
+    try:
+        counts = MirrorStore(engine).counts()
+        pending = count("SELECT count(*) FROM v_dossier WHERE mirror_pending")
+        click.echo(f"dvcqg-mirror: {counts['tracked']} dossiers tracked, {pending} behind, {counts['failing']} failing")
+        payments = by("SELECT state, count(*) FROM v_payments GROUP BY state ORDER BY state")
+        parked = count("SELECT count(*) FROM hub_paygov WHERE attempts >= :n", n=settings.policy_max_attempts)
+        unsettled = count("SELECT count(*) FROM hub_paygov WHERE initiated AND outcome IS NULL")
+        refused = refusals(engine, "PAYGOV")
+        click.echo(
+            f"paygov-payments: payments {payments}; {unsettled} awaiting an outcome, {parked} parked; "
+            f"refused callbacks: {json.dumps(refused)}"
+        )
+        click.echo(f"results-sync: results {by('SELECT state, count(*) FROM v_results GROUP BY state ORDER BY state')}")
+        items = by("SELECT coalesce(flag, status, 'ORDERED'), count(*) FROM v_postal GROUP BY 1 ORDER BY 1")
+        failing = count("SELECT count(*) FROM hub_vnpost WHERE item_code IS NULL AND attempts > 0")
+        click.echo(
+            f"vnpost-orders: items {items}; {failing} orders failing; "
+            f"refused callbacks: {json.dumps(refusals(engine, 'VNPOST'))}"
+        )
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:  # a view or table missing
+        raise click.ClickException(
+            f"the read store has no read models yet: run `hub projections run` ({exc.orig})"
+        ) from exc
+
+
+@click.group()
+def reconcile() -> None:
+    """Compare what external systems hold with the hub's view; report and repair differences."""
+
+
+@reconcile.command("dvcqg")
+@click.option("--dossier", "codes", multiple=True, help="Check only this dossier (repeatable).")
+@click.option("--no-repair", is_flag=True, help="Report only; send nothing to the portal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def reconcile_dvcqg(ctx: click.Context, codes: tuple[str, ...], no_repair: bool, as_json: bool) -> None:
+    """Look up every dossier the portal acknowledged (TraCuuHoSo) and compare it with the hub: each
+    difference is a DivergenceDetected event and a report line; repairable ones are re-sent. Exit 1 when
+    a divergence remains (not repaired, or repaired but not kept by the portal)."""
+    outcome = run_dvcqg(
+        settings_of(ctx),
+        codes=codes,
+        repair=not no_repair,
+        progress=lambda r: click.echo(f"checked {r.checked}, divergent {r.divergent}", err=True),
+    )
+    show_outcome(ctx, "", outcome, as_json)
+
+
+def show_outcome(ctx: click.Context, system: str, outcome: Outcome, as_json: bool) -> None:
+    """Print a reconciliation's lines and summary; exit 1 when anything still disagrees."""
+    for line in outcome.lines:
+        click.echo(line)
+    summary = outcome.summary
+    prefix = f"{system}: " if system else ""
+    click.echo(json.dumps(summary) if as_json else prefix + " ".join(f"{k}={v}" for k, v in summary.items()))
+    ctx.exit(1 if outcome.unresolved else 0)
+
+
+@reconcile.command("payments")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
+    """Compare the hub's fees and payments with PayGov's settlement statement: each mismatch is a
+    DivergenceDetected event and a report line. Exit 1 when any remains."""
+    show_outcome(ctx, "payments", run_payments(settings_of(ctx)), as_json)
+
+
+@reconcile.command("postal")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_context
+def reconcile_postal_command(ctx: click.Context, as_json: bool) -> None:
+    """Compare the hub's postal items with VNPost's orders: each mismatch is a DivergenceDetected
+    event and a report line. Exit 1 when any remains."""
+    show_outcome(ctx, "postal", run_postal(settings_of(ctx)), as_json)
+
+
+@click.group()
+def callbacks() -> None:
+    """The endpoint PayGov (IPN) and VNPost (tracking) push to."""
+
+
+@callbacks.command("serve")
+@click.pass_context
+def callbacks_serve(ctx: click.Context) -> None:
+    """Serve /callbacks/paygov/ipn and /callbacks/vnpost/tracking on HUB_CALLBACK_HOST:HUB_CALLBACK_PORT
+    until stopped. Needs the PayGov and VNPost secrets (HUB_PAYGOV_SECRET, HUB_VNPOST_SECRET or *_FILE)."""
+    import uvicorn
+
+    from hub.api.callbacks import build_callback_app
+
+    settings = settings_of(ctx)
+    ensure_topics(settings, hub_topics(settings))
+    log = KafkaEventLog(settings, make_codec(settings))
+    try:
+        app = build_callback_app(settings, log)
+        click.echo(f"callbacks: listening on http://{settings.callback_host}:{settings.callback_port}", err=True)
+        uvicorn.run(app, host=settings.callback_host, port=settings.callback_port, log_level="warning")
+    finally:
+        log.close()

@@ -1,0 +1,1 @@
+"""Use cases over built parts: reconciliations, indicators, time travel."""

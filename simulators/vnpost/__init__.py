@@ -1,0 +1,1 @@
+"""The simulated VNPost BCCI postal gateway."""
