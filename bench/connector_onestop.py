@@ -21,8 +21,8 @@ import uuid
 from pydantic import SecretStr
 
 from connectors.onestop.client import OnestopUpstream
-from hub.bootstrap import make_codec, make_connector_runner
-from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.bootstrap import make_connector_runner, make_log
+from hub.log.kafka_log import TopicSpec, ensure_topics
 from hub.settings import Settings
 from simulators.local.tansu import EmbeddedBroker
 from simulators.onestop.simulator import Faults, OnestopSimulator
@@ -53,7 +53,7 @@ def main() -> None:
             connector_page_size=args.page,
         )
         ensure_topics(settings, [TopicSpec(settings.dossier_topic, 12, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
-        log = KafkaEventLog(settings, make_codec(settings))
+        log = make_log(settings)
         upstream = OnestopUpstream(
             sim.url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s, parallel_calls=args.parallel
         )

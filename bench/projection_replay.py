@@ -29,8 +29,8 @@ from contextlib import ExitStack
 
 import fastavro
 
-from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.bootstrap import make_codec, make_engine, make_log, make_projection_runner
+from hub.log.kafka_log import TopicSpec, ensure_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record
 from hub.settings import Settings
@@ -47,7 +47,7 @@ PARTITIONS = 12
 
 
 def publish(settings: Settings, count: int) -> float:
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     started = time.perf_counter()
     batch = []
     for event in province_events(count, seed=1):
@@ -159,7 +159,7 @@ def per_event_rate(records: list[Record], settings: Settings, url: str) -> float
     engine = make_engine(settings)
     for projection in PROJECTIONS.values():
         activate_first_generation(engine, projection)
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     runner = make_projection_runner(settings, log, engine, list(PROJECTIONS.values()), name="baseline")
     started = time.perf_counter()
     for record in records:

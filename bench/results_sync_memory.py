@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from hub.bootstrap import make_codec, make_engine, make_projection_runner
-from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.bootstrap import make_engine, make_log, make_projection_runner
+from hub.log.kafka_log import TopicSpec, ensure_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.settings import Settings
 from hub.store.projection_store import activate_first_generation
@@ -73,7 +73,7 @@ def run(size: int, broker: str, portal: PortalSimulator, source: OnestopSimulato
         database_url=f"sqlite:///{tmp}/{suffix}.sqlite3",
     )
     ensure_topics(settings, [TopicSpec(settings.dossier_topic, 1, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     log.append([digitised_result(code, 1, f"{source.url}/tep/{code}", content, KEY.encode())])
     engine = make_engine(settings)
     chosen = [PROJECTIONS["results"]]

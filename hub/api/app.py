@@ -14,7 +14,7 @@ from hub.api import dead_letters, dossiers, operations
 from hub.api.auth import ApiKeys, requires
 from hub.api.body_limit import BodyLimit
 from hub.api.metrics import HubCollector
-from hub.bootstrap import make_engine, make_log_end
+from hub.bootstrap import make_codec, make_engine, make_log_end
 from hub.errors import HubError
 from hub.process.business_clock import BusinessClock
 from hub.settings import Settings
@@ -38,6 +38,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_bytes)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
+    app.state.codec = make_codec(settings)  # decodes what time travel reads back from the log
     app.state.keys = keys
     app.state.clock = BusinessClock.of(settings)
     app.state.rebuilds = {}  # projection name -> the thread rebuilding it

@@ -16,10 +16,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import requires
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_log
 from hub.domain.identity import redact
 from hub.errors import HubError
-from hub.log.kafka_log import KafkaEventLog
 from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
 from hub.settings import Settings
@@ -136,7 +135,7 @@ def redrive(request: Request, wanted: RedriveFilter) -> dict[str, Any]:
     again = [r for r in matching if r.header("dlq.topic") and (r.partition, r.offset) in done]
     todo = [r for r in matching if r.header("dlq.topic") and (r.partition, r.offset) not in done]
     if todo and not wanted.dry_run:
-        log = KafkaEventLog(settings, make_codec(settings))
+        log = make_log(settings)
         try:
             for record in todo:
                 target = (record.header("dlq.topic") or b"").decode()

@@ -110,7 +110,8 @@ def as_of(request: Request, code: str, at: datetime) -> dict[str, Any]:
     if at.tzinfo is None:
         raise HTTPException(422, "`at` needs a time zone, e.g. 2026-03-02T09:00+07:00")
     try:
-        found = state_as_of(request.app.state.engine, request.app.state.settings, code, at)
+        state = request.app.state
+        found = state_as_of(state.engine, state.settings, state.codec, code, at)
     except HubError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     if found is None:

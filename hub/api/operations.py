@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from hub.api.auth import requires
 from hub.api.rows import json_row, json_row_value, table
-from hub.bootstrap import make_log_end
+from hub.bootstrap import RECONCILIATIONS, make_log_end
 from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import redact
 from hub.errors import HubError
 from hub.services.indicators import build_report, period_of, select_groups
-from hub.services.reconciliations import RECONCILIATIONS
 from hub.store.connector_state import ConnectorStateStore
 from hub.store.projection_store import info, projection_status
 from projections.registry import PROJECTIONS
@@ -185,8 +184,6 @@ def rebuild(
     """Start replaying the log into a new generation while the current one keeps serving; it swaps when
     caught up. Follow it in GET /api/v1/projections (``building_generation``). 409 while one is under way
     (pass ``resume`` to take over one whose process is gone)."""
-    from hub.runtime.projection_rebuild import rebuild_projection
-
     running: dict[str, threading.Thread] = request.app.state.rebuilds
     with request.app.state.engine.connect() as conn:
         found = info(conn, name)
@@ -198,9 +195,7 @@ def rebuild(
             f"{name} has a rebuild under way into generation {found.building_generation} (resume=true takes it over)",
         )
     settings = request.app.state.settings
-    worker = threading.Thread(
-        target=rebuild_projection, args=(settings, PROJECTIONS[name]), kwargs={"show_progress": False}, daemon=True
-    )
+    worker = threading.Thread(target=rebuild, args=(settings, PROJECTIONS[name]), daemon=True)
     running[name] = worker
     worker.start()
     return {"rebuilding": name}

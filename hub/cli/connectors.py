@@ -9,10 +9,9 @@ from typing import Any
 
 import click
 
-from connectors.registry import CONNECTORS, build_upstream
-from hub.bootstrap import make_codec, make_connector_runner, make_engine
+from hub.bootstrap import CONNECTORS, build_upstream, make_connector_runner, make_engine, make_log
 from hub.cli.context import settings_of
-from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.store.connector_state import ConnectorStateStore
 
 __all__ = ["connectors", "simulators"]
@@ -64,7 +63,7 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
     """Poll the upstream and publish its events until stopped (SIGTERM/Ctrl-C finish the page first)."""
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     runner = make_connector_runner(build_upstream(name, settings), settings, log)
     stop = [False]
 

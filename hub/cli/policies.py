@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from connectors.registry import POLICIES, national_mirror
-from hub.bootstrap import make_codec, make_engine
+from hub import bootstrap
+from hub.bootstrap import POLICIES, Periodic, make_engine, make_log
 from hub.cli.context import settings_of
-from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
-from hub.services.reconciliations import Outcome, run_dvcqg, run_payments, run_postal
+from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.store.projection_store import wait_for_tables
 
 if TYPE_CHECKING:
-    from hub.runtime.policy_loop import Policy
+    from hub.services.reconciliations import Outcome
 
 __all__ = ["callbacks", "policies", "reconcile"]
 
@@ -53,8 +51,6 @@ def list_policies() -> None:
 def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every: float | None) -> None:
     """Run a policy until stopped (SIGTERM/Ctrl-C finish the pass in flight). Needs `hub projections run`
     on the same read store: policies act on the projections (dossier_state, timeline, payments, postal)."""
-    from connectors.dvcqg.mirror.reconcile import ReconcileReport, RollingReconcile
-
     settings = settings_of(ctx)
     stop = [False]
 
@@ -78,39 +74,17 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
     if not ready:
         return
     ensure_topics(settings, hub_topics(settings))
-    log = KafkaEventLog(settings, make_codec(settings))
-    every: list[tuple[float, Callable[[], object]]] = []
-    if name == "dvcqg-mirror":
-        mirror = national_mirror(settings, log)
-        period = settings.dvcqg_reconcile_interval_s if reconcile_every is None else reconcile_every
-
-        def finished(report: ReconcileReport) -> None:
-            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
-
-        every.append((0.2, RollingReconcile(mirror, period, finished)))  # a page per call, between passes
-        policy: Policy = mirror
-        click.echo(f"{name}: mirroring to {settings.dvcqg_url} (divergence check every {period:.0f} s)", err=True)
-    elif name == "results-sync":
-        from connectors.dvcqg.results.reconcile import reconcile_results
-        from connectors.onestop.client import OnestopUpstream
-        from connectors.registry import results_sync
-
-        sync = results_sync(settings, log)
-        period = settings.results_reconcile_interval_s if reconcile_every is None else reconcile_every
-
-        def check_results() -> None:
-            report, events = reconcile_results(
-                sync, OnestopUpstream(settings.onestop_url, settings.identity_key_bytes())
-            )
-            log.append(events)
-            click.echo(f"{name}: reconcile {json.dumps(report.summary())}", err=True)
-
-        every.append((period, check_results))
-        policy = sync
-        click.echo(f"{name}: syncing to {settings.dvcqg_url} (reconciliation every {period:.0f} s)", err=True)
+    log = make_log(settings)
+    spec = POLICIES[name]
+    policy = spec.build(settings, log)
+    every: Periodic = []
+    if spec.checks is None:
+        click.echo(f"{name}: {spec.description}", err=True)
     else:
-        policy = POLICIES[name].build(settings, log)
-        click.echo(f"{name}: {POLICIES[name].description}", err=True)
+        what, every = spec.checks(
+            settings, policy, log, reconcile_every, lambda line: click.echo(f"{name}: {line}", err=True)
+        )
+        click.echo(f"{name}: {spec.description} ({what})", err=True)
     try:
         counters = policy.run(
             should_stop=lambda: stop[0], idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every
@@ -129,7 +103,6 @@ def status(ctx: click.Context) -> None:
 
     from connectors.common.security_log import refusals
     from connectors.dvcqg.mirror.store import MirrorStore
-    from hub.bootstrap import make_engine
 
     settings = settings_of(ctx)
     engine = make_engine(settings)
@@ -182,7 +155,7 @@ def reconcile_dvcqg(ctx: click.Context, codes: tuple[str, ...], no_repair: bool,
     """Look up every dossier the portal acknowledged (TraCuuHoSo) and compare it with the hub: each
     difference is a DivergenceDetected event and a report line; repairable ones are re-sent. Exit 1 when
     a divergence remains (not repaired, or repaired but not kept by the portal)."""
-    outcome = run_dvcqg(
+    outcome = bootstrap.reconcile_dvcqg(
         settings_of(ctx),
         codes=codes,
         repair=not no_repair,
@@ -207,7 +180,7 @@ def show_outcome(ctx: click.Context, system: str, outcome: Outcome, as_json: boo
 def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
     """Compare the hub's fees and payments with PayGov's settlement statement: each mismatch is a
     DivergenceDetected event and a report line. Exit 1 when any remains."""
-    show_outcome(ctx, "payments", run_payments(settings_of(ctx)), as_json)
+    show_outcome(ctx, "payments", bootstrap.reconcile_payments(settings_of(ctx)), as_json)
 
 
 @reconcile.command("postal")
@@ -216,7 +189,7 @@ def reconcile_payments_command(ctx: click.Context, as_json: bool) -> None:
 def reconcile_postal_command(ctx: click.Context, as_json: bool) -> None:
     """Compare the hub's postal items with VNPost's orders: each mismatch is a DivergenceDetected
     event and a report line. Exit 1 when any remains."""
-    show_outcome(ctx, "postal", run_postal(settings_of(ctx)), as_json)
+    show_outcome(ctx, "postal", bootstrap.reconcile_postal(settings_of(ctx)), as_json)
 
 
 @click.group()
@@ -235,7 +208,7 @@ def callbacks_serve(ctx: click.Context) -> None:
 
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     try:
         app = build_callback_app(settings, log)
         click.echo(f"callbacks: listening on http://{settings.callback_host}:{settings.callback_port}", err=True)

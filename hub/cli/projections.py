@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from typing import Any
 
 import click
 
-from hub.bootstrap import make_codec, make_engine, make_log_end, make_projection_runner
+from hub import bootstrap
+from hub.bootstrap import make_engine, make_log, make_log_end, make_projection_runner
 from hub.cli.context import settings_of
 from hub.errors import HubError
-from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
+from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.process.gc_tuning import tune_for_throughput
 from hub.process.malloc_tuning import keep_large_blocks_out_of_the_heap
-from hub.runtime.projection_rebuild import rebuild_projection
+from hub.runtime.projection_rebuild import RebuildProgress
 from hub.runtime.stall_watchdog import StallWatchdog
 from hub.store.projection_store import activate_first_generation, projection_status
 from projections.registry import PROJECTIONS, projection
@@ -56,7 +58,7 @@ def run(
     for p in chosen:
         activate_first_generation(engine, p)
     ensure_topics(settings, hub_topics(settings))
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     runner = make_projection_runner(settings, log, engine, chosen, name=settings.projection_group)
     if partitions and not standalone:
         raise click.UsageError("--partitions needs --standalone (a consumer group assigns partitions itself)")
@@ -115,7 +117,16 @@ def rebuild(ctx: click.Context, name: str, progress: bool) -> None:
     settings = settings_of(ctx)
     _tune_for_long_replays()
     started = time.monotonic()
-    generation, records = rebuild_projection(settings, projection(name), show_progress=progress)
+    with click.progressbar(
+        length=1, label=f"rebuilding {name}", show_eta=True, file=sys.stderr, hidden=not progress
+    ) as bar:
+
+        def draw(now: RebuildProgress) -> None:
+            bar.length = max(now.total, 1)
+            bar.label = f"rebuilding {name} g{now.generation} at {now.rate:,.0f} events/s"
+            bar.update(now.done - bar.pos)
+
+        generation, records = bootstrap.rebuild(settings, projection(name), draw)
     elapsed = time.monotonic() - started
     click.echo(
         f"{name}: generation {generation} is live: {records} records replayed in {elapsed:.1f}s "

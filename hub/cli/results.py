@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 
-from hub.bootstrap import make_engine
+from hub.bootstrap import make_engine, reconcile_results
 from hub.cli.context import settings_of
+from hub.cli.policies import show_outcome
 from projections.results import RESULT_STATES
 
 __all__ = ["reconcile_results_command", "results"]
@@ -81,7 +82,4 @@ def resync(ctx: click.Context, state: str, agency: str | None, dossier: str | No
 def reconcile_results_command(ctx: click.Context, no_onestop: bool, as_json: bool) -> None:
     """Compare the one-stop's results, the hub's and the national data store's: each difference is a
     report line and an event; drift is repaired by the running results-sync. Exit 1 when any."""
-    from hub.cli.policies import show_outcome
-    from hub.services.reconciliations import run_results
-
-    show_outcome(ctx, "results", run_results(settings_of(ctx), with_onestop=not no_onestop), as_json)
+    show_outcome(ctx, "results", reconcile_results(settings_of(ctx), with_onestop=not no_onestop), as_json)

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.bootstrap import make_codec
 from hub.domain.dossier_fold import DossierFold, derive
 from hub.errors import HubError
+from hub.log.codec import EventCodec
 from hub.log.kafka_source import KafkaRecordSource
 from hub.settings import Settings
 from projections.registry import active_table
@@ -23,7 +23,9 @@ from projections.registry import active_table
 __all__ = ["state_as_of"]
 
 
-def state_as_of(engine: Engine, settings: Settings, code: str, at: datetime) -> dict[str, Any] | None:
+def state_as_of(
+    engine: Engine, settings: Settings, codec: EventCodec, code: str, at: datetime
+) -> dict[str, Any] | None:
     """The dossier_state row as it was at ``at`` plus ``events_folded``; None when nothing occurred by then."""
     with engine.connect() as conn:
         t = active_table(conn, "timeline")
@@ -34,7 +36,6 @@ def state_as_of(engine: Engine, settings: Settings, code: str, at: datetime) -> 
         ).all()
     if not positions:
         return None
-    codec = make_codec(settings)
     fold = DossierFold()
     by_partition: dict[int, list[tuple[str, int]]] = {}
     for event_id, partition, offset in positions:

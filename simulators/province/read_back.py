@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.dvcqg.mirror.payload import step_item, step_key
-from hub.bootstrap import make_codec, make_engine, make_projection_runner
+from hub.bootstrap import make_codec, make_engine, make_log, make_projection_runner
 from hub.domain.dossier_fold import STEP_TYPES
 from hub.domain.events import Event
-from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.log.kafka_log import TopicSpec, ensure_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Projection, Record
 from hub.runtime.projection_runner import RunTotals
@@ -34,7 +34,7 @@ def fresh_topic(settings: Settings, partitions: int = 3) -> Settings:
 
 
 def publish(settings: Settings, events: Iterable[Event], batch: int = 5000) -> int:
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     count = 0
     chunk: list[Event] = []
     for event in events:
@@ -65,7 +65,7 @@ def project(
     engine = make_engine(settings)
     for p in chosen:
         activate_first_generation(engine, p)
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     runner = make_projection_runner(settings, log, engine, chosen, name="test")
     source = KafkaRecordSource(settings, [settings.dossier_topic])
     runner.seek(source, sorted(source.assignment()))
@@ -125,7 +125,7 @@ class Projector:
         chosen = list(projections or PROJECTIONS.values())
         for p in chosen:
             activate_first_generation(self.engine, p)
-        self.log = KafkaEventLog(self.settings, make_codec(self.settings))
+        self.log = make_log(self.settings)
         self.runner = make_projection_runner(self.settings, self.log, self.engine, chosen, name="test")
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="projector", daemon=True)

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from hub.bootstrap import make_log
 from hub.settings import Settings
 from tests.support.processes import HUB, hub_env
 
@@ -99,10 +100,8 @@ def test_bad_lines_are_each_reported_and_good_lines_still_published(kafka_settin
 
 
 def test_tail_reports_undecodable_messages_and_keeps_going(kafka_settings: Settings, tmp_path: Path) -> None:
-    from hub.bootstrap import make_codec
-    from hub.log.kafka_log import KafkaEventLog
 
-    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log = make_log(kafka_settings)
     log.send_raw(kafka_settings.dossier_topic, b"000.00.20.H56-260609-0001", b"junk", [])
     log.close()
     source = tmp_path / "one.jsonl"

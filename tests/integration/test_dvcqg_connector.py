@@ -12,10 +12,9 @@ from pydantic import SecretStr
 
 from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
 from connectors.dvcqg.mapping import source_ref
-from hub.bootstrap import make_codec, make_connector_runner
+from hub.bootstrap import make_connector_runner, make_log
 from hub.domain.events import event_id_for
 from hub.errors import UpstreamError
-from hub.log.kafka_log import KafkaEventLog
 from hub.runtime.connector_runtime import ConnectorRunner
 from hub.settings import Settings
 from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
@@ -28,7 +27,7 @@ KEY = "integration-identity-key"
 
 def run_inbound(settings: Settings, sim: PortalSimulator) -> tuple[ConnectorRunner, DvcqgClient]:
     client = DvcqgClient(sim.url, sim.client_id, sim.client_secret, timeout_s=0.5)
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     runner = make_connector_runner(DvcqgUpstream(client, settings.identity_key_bytes()), settings, log)
     runner.run(idle_exit_s=0.5)
     log.close()

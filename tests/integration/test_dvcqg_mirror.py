@@ -22,11 +22,9 @@ from connectors.dvcqg.client import DvcqgClient
 from connectors.dvcqg.mirror.payload import step_key
 from connectors.dvcqg.mirror.policy import NationalMirror
 from connectors.dvcqg.mirror.reconcile import ReconcileReport, RollingReconcile, reconcile
-from connectors.registry import national_mirror
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_log, national_mirror, rebuild
 from hub.domain.dossier_fold import STEP_TYPES
 from hub.log.kafka_log import KafkaEventLog
-from hub.runtime.projection_rebuild import rebuild_projection
 from hub.settings import Settings
 from projections.registry import projection
 from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
@@ -107,7 +105,7 @@ def start_hub(
         }
     )
     consumed = project(settings, url, expected=len(world.expected())).records
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     mirror = national_mirror(settings, log)
     mirror.client = SpyClient(
         portal.url, portal.client_id, portal.client_secret, timeout_s=client_timeout_s
@@ -214,7 +212,7 @@ def test_rebuilding_or_replaying_the_read_models_sends_nothing(kafka_settings: S
             calls = dict(portal.state.counts)
             steps = {code: list(s) for code, s in portal.state.steps.items()}
             for name in ("dossier_state", "timeline"):  # rebuilt from the log into generation 2, then swapped
-                assert rebuild_projection(hub.settings, projection(name), show_progress=False)[0] == 2
+                assert rebuild(hub.settings, projection(name))[0] == 2
             assert hub.mirror.tick() == 0 and dict(portal.state.counts) == calls
             # The read models are restored empty (and the mirror's memory with them); its marks survive.
             engine = sa.create_engine(hub.url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_codec, make_log
 from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record
@@ -42,7 +42,7 @@ def test_events_are_keyed_by_dossier_with_headers_and_per_dossier_order(kafka_se
 
 
 def test_group_consumer_resumes_after_its_commit_and_can_seek(kafka_settings: Settings) -> None:
-    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log = make_log(kafka_settings)
     log.append(lifecycle(5))
     group = "test-resume"
     kwargs = {"group_id": group, "session_timeout_ms": 6000}
@@ -81,7 +81,7 @@ def test_ensure_topics_is_idempotent(kafka_settings: Settings) -> None:
 def test_a_fetch_brings_in_at_most_kafka_fetch_max_bytes(kafka_settings: Settings) -> None:
     """The read-ahead is bounded on the test broker too (Tansu ignores the per-partition limit and fills a
     response up to the request's own), and a small bound loses nothing."""
-    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log = make_log(kafka_settings)
     log.append(list(province_events(6_000, seed=3)))
     log.close()
 

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from connectors.onestop.client import WSDL, OnestopUpstream
 from connectors.onestop.mapping import source_ref
-from hub.bootstrap import make_codec, make_connector_runner, make_engine
+from hub.bootstrap import make_connector_runner, make_engine, make_log
 from hub.domain.events import event_id_for
 from hub.log.kafka_log import KafkaEventLog
 from hub.runtime.connector_runtime import ConnectorRunner
@@ -48,7 +48,7 @@ def connector_settings(kafka_settings: Settings, sim: OnestopSimulator, tmp_path
 
 
 def make_runner(settings: Settings) -> tuple[ConnectorRunner, KafkaEventLog]:
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     upstream = OnestopUpstream(
         settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s
     )

@@ -19,11 +19,9 @@ from connectors.common.security_log import refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.paygov.policy import PaymentPolicy
-from connectors.registry import POLICIES
 from hub.api.callbacks import make_callback_app
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import POLICIES, make_engine, make_log
 from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
 from projections.payments import payment_ref
 from simulators.local.http import BackgroundServer
@@ -116,7 +114,7 @@ def payment_hub(kafka_settings: Settings, tmp_path: Path, request: pytest.Fixtur
                     "policy_max_attempts": 100,
                 }
             )
-            log = KafkaEventLog(settings, make_codec(settings))
+            log = make_log(settings)
             engine = make_engine(settings)
             receiver = IpnReceiver(PaymentBook(engine, log), gateway.secret)
             with BackgroundServer(make_callback_app(paygov=receiver)) as callbacks:
@@ -241,7 +239,7 @@ def test_a_read_store_rebuilt_from_the_log_starts_no_payment_again(payment_hub: 
     inits = sum(hub.gateway.state.inits.values())
     fresh = f"sqlite:///{tmp_path}/restored.sqlite3"
     settings = hub.settings.model_copy(update={"database_url": fresh})
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     policy = POLICIES["paygov-payments"].build(settings, log)
     try:
         assert policy.tick() == 0 and policy.counters["held_ticks"] == 1, "read models not built yet: nothing is sent"

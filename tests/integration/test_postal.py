@@ -20,9 +20,8 @@ from connectors.common.security_log import refusals
 from connectors.vnpost.codes import ORDER_TYPES
 from connectors.vnpost.tracking import TrackingReceiver
 from hub.api.callbacks import make_callback_app
-from hub.bootstrap import make_codec, make_engine
+from hub.bootstrap import make_engine, make_log
 from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
 from simulators.local.http import BackgroundServer
 from simulators.province.read_back import Projector, fresh_topic, publish, read_log, read_store
@@ -126,7 +125,7 @@ def postal_hub(kafka_settings: Settings, tmp_path: Path, request: pytest.Fixture
         while projector.records < len(events):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        log = KafkaEventLog(settings, make_codec(settings))
+        log = make_log(settings)
         engine = make_engine(settings)
         receiver = TrackingReceiver(engine, log, vnpost.secret)
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hub.bootstrap import make_codec, make_projection_runner
+from hub.bootstrap import make_codec, make_log, make_projection_runner
 from hub.log.kafka_log import KafkaEventLog
 from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
@@ -99,7 +99,7 @@ class ProjectionContract:
         old = [r for records in tail.values() for r in records[-3:]]
         store = settings.model_copy(update={"database_url": url})
         engine = sa.create_engine(url)
-        log = KafkaEventLog(store, make_codec(store))
+        log = make_log(store)
         runner = make_projection_runner(store, log, engine, list(PROJECTIONS.values()), name="test")
         try:
             result = runner.apply(sorted(old + new, key=lambda r: (r.partition, r.offset)))
@@ -164,7 +164,8 @@ class ProjectionContract:
     def test_rebuild_swaps_atomically_while_a_reader_queries(
         self, kafka_settings: Settings, new_store: Callable[[], str]
     ) -> None:
-        from hub.runtime.projection_rebuild import rebuild_projection
+        from hub.bootstrap import rebuild
+        from hub.runtime.projection_rebuild import RebuildProgress
 
         settings = fresh_topic(kafka_settings)
         events = list(province_events(4000, seed=5))
@@ -192,8 +193,11 @@ class ProjectionContract:
         thread.start()
         try:
             with_url = settings.model_copy(update={"database_url": url})
-            assert rebuild_projection(with_url, PROJECTIONS["timeline"], show_progress=False) == (2, 4000)
-            assert rebuild_projection(with_url, PROJECTIONS["dossier_state"], show_progress=False) == (2, 4000)
+            reported: list[RebuildProgress] = []
+            assert rebuild(with_url, PROJECTIONS["timeline"], reported.append) == (2, 4000)
+            assert rebuild(with_url, PROJECTIONS["dossier_state"]) == (2, 4000)
+            assert reported[0].done == 0 and reported[-1].done == 4000, "progress is reported from the start to the end"
+            assert all(p.projection == "timeline" and p.generation == 2 for p in reported)
         finally:
             stop.set()
             thread.join()
@@ -257,7 +261,7 @@ class ProjectionContract:
             runner.seek(holder[0], tps)
 
         def member(index: int) -> None:
-            log = KafkaEventLog(with_url, make_codec(with_url))
+            log = make_log(with_url)
             runner = make_projection_runner(with_url, log, engine, list(PROJECTIONS.values()), name=f"member-{index}")
             holder: list[KafkaRecordSource] = []
             source = KafkaRecordSource(

@@ -19,8 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.core.result import Ok
 
 from hub.api.app import build_api
-from hub.bootstrap import make_codec, make_engine
-from hub.log.kafka_log import KafkaEventLog, TopicSpec, ensure_topics
+from hub.bootstrap import make_engine, make_log
+from hub.log.kafka_log import TopicSpec, ensure_topics
 from hub.services.indicators import build_report, period_of, select_groups
 from hub.settings import Settings
 from hub.store.connector_state import ConnectorState, ConnectorStateStore
@@ -75,7 +75,7 @@ def _hub(
     ensure_topics(settings, [TopicSpec(settings.dossier_topic, 3, 1), TopicSpec(settings.dead_letter_topic, 1, 1)])
     events = list(province_events(3000))
     publish(settings, events)
-    log = KafkaEventLog(settings, make_codec(settings))
+    log = make_log(settings)
     for bad in (b"not avro at all", f"<HoSo><CCCD>{RAW_CCCD}</CCCD></HoSo>".encode()):
         log.send_raw(settings.dossier_topic, b"000.00.01.H56-260101-0001", bad, [])
     log.close()

@@ -20,10 +20,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import SecretStr
 
 from connectors.dvcqg.results.sync import ResultsSync
-from connectors.registry import results_sync
-from hub.bootstrap import make_codec
+from hub.bootstrap import make_log, results_sync
 from hub.domain.events import Event, EventType
-from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
 from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
 from simulators.dvcqg.world import PortalWorld
@@ -63,7 +61,7 @@ class ResultsHub:
         return made
 
     def policy(self) -> ResultsSync:
-        log = KafkaEventLog(self.settings, make_codec(self.settings))
+        log = make_log(self.settings)
         sync = results_sync(self.settings, log)
         sync._log = log  # type: ignore[attr-defined]  # closed with the policy by the caller's finally
         return sync
@@ -159,8 +157,7 @@ def test_2000_results_are_synced_exactly_once_with_corrupted_uploads_re_sent(res
 @pytest.mark.parametrize("results_hub", [(PortalFaults(), "sqlite"), (PortalFaults(), "postgresql")], indirect=True)
 def test_drift_in_the_store_is_found_and_repaired_and_nothing_else_is_reported(results_hub: ResultsHub) -> None:
     from connectors.dvcqg.store_feed import StoreFeedUpstream
-    from connectors.registry import dvcqg_client
-    from hub.bootstrap import make_connector_runner
+    from hub.bootstrap import dvcqg_client, make_connector_runner
 
     hub = results_hub
     made = hub.add(60)
@@ -186,7 +183,7 @@ def test_drift_in_the_store_is_found_and_repaired_and_nothing_else_is_reported(r
         store.drift(codes[20], "NguoiKy", "Người khác", silent=False)
         store.revoke(codes[21])
         store.garbage()
-        log = KafkaEventLog(hub.settings, make_codec(hub.settings))
+        log = make_log(hub.settings)
         try:
             feed = make_connector_runner(StoreFeedUpstream(dvcqg_client(hub.settings)), hub.settings, log)
             counters = feed.run(idle_exit_s=0).counters

@@ -12,8 +12,7 @@ import fastavro
 import fastavro.schema
 from confluent_kafka import Consumer
 
-from hub.bootstrap import make_codec
-from hub.log.kafka_log import KafkaEventLog
+from hub.bootstrap import make_log
 from hub.settings import Settings
 from tests.support.processes import lifecycle
 
@@ -22,7 +21,7 @@ SCHEMAS_DIR = Path(__file__).parents[2] / "schemas"
 
 def test_librdkafka_consumer_decodes_with_only_the_schema_files(kafka_settings: Settings) -> None:
     events = lifecycle(4)
-    log = KafkaEventLog(kafka_settings, make_codec(kafka_settings))
+    log = make_log(kafka_settings)
     log.append(events)
     log.close()
 

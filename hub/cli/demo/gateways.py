@@ -25,10 +25,9 @@ def run_gateways(
     from connectors.common.security_log import refusals
     from connectors.paygov.book import PaymentBook
     from connectors.paygov.reconcile import reconcile_payments
-    from connectors.registry import POLICIES, paygov_client, vnpost_client
     from connectors.vnpost.reconcile import reconcile_postal
     from hub.api.callbacks import build_callback_app
-    from hub.bootstrap import make_engine
+    from hub.bootstrap import POLICIES, make_engine, paygov_client, vnpost_client
     from simulators.local.http import BackgroundServer
     from simulators.paygov.simulator import PayGovFaults, PayGovSimulator
     from simulators.vnpost.simulator import VnpostFaults, VnpostSimulator
@@ -107,14 +106,14 @@ def run_results(
     """The one-stop's digitised results streamed to a national store that corrupts 10% of uploads; then
     an edit made there silently, found by reconciliation and repaired."""
     from connectors.dvcqg.results.reconcile import reconcile_results
-    from connectors.onestop.client import OnestopUpstream
-    from connectors.registry import results_sync
+    from hub.bootstrap import onestop_upstream, results_sync
     from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
     from simulators.dvcqg.world import PortalWorld
 
     with PortalSimulator(PortalWorld(), PortalFaults(corrupt_upload_rate=0.1, http500_rate=0.05)) as portal:
         local = settings.model_copy(
             update={
+                "onestop_url": onestop.url,
                 "dvcqg_url": portal.url,
                 "dvcqg_client_id": portal.client_id,
                 "dvcqg_client_secret": SecretStr(portal.client_secret),
@@ -142,7 +141,7 @@ def run_results(
             )
             if store.results:
                 store.drift(sorted(store.results)[0], "SoKyHieu", "sửa tay trên kho")  # someone edits it there
-            source = OnestopUpstream(onestop.url, local.identity_key_bytes())
+            source = onestop_upstream(local)
             report, events = reconcile_results(sync, source)
             log.append(events)
             before = sync.counters["synced"]

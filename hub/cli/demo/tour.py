@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.bootstrap import make_codec, make_connector_runner, make_engine, make_projection_runner
+from hub.bootstrap import build_upstream, make_codec, make_connector_runner, make_engine, make_projection_runner
 from hub.cli.demo.gateways import run_gateways, run_results
 from hub.cli.demo.monitoring import run_monitors
 from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
@@ -80,8 +80,6 @@ def _run_connectors(
     """The one-stop (SOAP) and national portal (REST) simulators, with their usual faults, drained by
     their connectors; returns the events they published, the records they parked, and the one-stop
     simulator, kept running (by ``stack``) to serve its digitised results' files."""
-    from connectors.dvcqg.client import DvcqgClient, DvcqgUpstream
-    from connectors.onestop.client import OnestopUpstream
     from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
     from simulators.dvcqg.world import build_portal_world
     from simulators.onestop.simulator import Faults, OnestopSimulator
@@ -92,14 +90,21 @@ def _run_connectors(
     faults.timeout_rate = 0.0  # keep the demo quick; the tests exercise timeouts
     portal_faults = PortalFaults.realistic()
     portal_faults.timeout_rate = 0.0
-    local = settings.model_copy(update={"connector_retry_max_s": 0.5})
-    key = local.identity_key_bytes()
     produced = parked = 0
     sim = stack.enter_context(OnestopSimulator(world, faults))
     with PortalSimulator(build_portal_world(world), portal_faults) as portal:
+        local = settings.model_copy(
+            update={
+                "connector_retry_max_s": 0.5,
+                "onestop_url": sim.url,
+                "dvcqg_url": portal.url,
+                "dvcqg_client_id": portal.client_id,
+                "dvcqg_client_secret": SecretStr(portal.client_secret),
+            }
+        )
         for name, where, upstream in (
-            ("one-stop", sim.wsdl_url, OnestopUpstream(sim.url, key, timeout_s=local.onestop_timeout_s)),
-            ("DVCQG", portal.url, DvcqgUpstream(DvcqgClient(portal.url, portal.client_id, portal.client_secret), key)),
+            ("one-stop", sim.wsdl_url, build_upstream("onestop", local)),
+            ("DVCQG", portal.url, build_upstream("dvcqg", local)),
         ):
             c = _drain(upstream, local, log)
             produced += c["events_produced"]
@@ -118,7 +123,7 @@ def _mirror(
     """The national status mirror against a portal simulator that corrupts statuses 5/6/8 into 9, as one
     province's was found doing; the divergence check finds them, and repairs once the portal behaves."""
     from connectors.dvcqg.mirror.reconcile import reconcile
-    from connectors.registry import national_mirror
+    from hub.bootstrap import national_mirror
     from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
     from simulators.dvcqg.world import PortalWorld
 
