@@ -15,8 +15,7 @@ from hub.domain.events import EventType
 from hub.settings import Settings
 from simulators.local.free_ports import free_port, wait_for_port
 from simulators.province.read_back import fresh_topic, read_log
-from tests.e2e.test_cli import run_hub
-from tests.support.processes import HUB, hub_env
+from tests.support.processes import HUB, hub_env, run_hub
 
 
 def test_the_callback_endpoint_serves_both_gateways(kafka_settings: Settings, tmp_path: Path) -> None:

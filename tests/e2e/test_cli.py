@@ -10,14 +10,7 @@ from typing import Any
 
 from hub.bootstrap import make_log
 from hub.settings import Settings
-from tests.support.processes import HUB, hub_env
-
-
-def run_hub(
-    settings: Settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**hub_env(settings, topic_partitions="3", identity_key="e2e-identity-key-0123456789"), **(env or {})}
-    return subprocess.run([HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
+from tests.support.processes import HUB, run_hub
 
 
 def _line(n: int, **payload: Any) -> str:

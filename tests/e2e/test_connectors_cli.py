@@ -8,7 +8,7 @@ from hub.settings import Settings
 from simulators.onestop.simulator import OnestopSimulator
 from simulators.onestop.world import build_world
 from simulators.province.read_back import fresh_topic
-from tests.e2e.test_cli import run_hub
+from tests.support.processes import run_hub
 
 
 def test_list_run_status_and_reset(kafka_settings: Settings, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from hub.settings import Settings
 from projections.registry import projection
 from simulators.province.read_back import fresh_topic, publish
 from simulators.synthetic import province_events
-from tests.e2e.test_cli import run_hub
+from tests.support.processes import run_hub
 
 STATE_VERSION = projection("dossier_state").version
 TIMELINE_VERSION = projection("timeline").version

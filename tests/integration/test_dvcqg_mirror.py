@@ -32,7 +32,7 @@ from simulators.dvcqg.world import build_portal_world
 from simulators.onestop.simulator import OnestopSimulator
 from simulators.onestop.world import CHANGE_KINDS, World, build_world
 from simulators.province.read_back import project, timeline_steps
-from tests.integration.test_onestop_connector import connector_settings, make_runner
+from tests.support.onestop import connector_settings, make_runner
 from tests.support.processes import hub_env, run_to_end
 
 STEP_KINDS = {kind for kind, event in CHANGE_KINDS.items() if event in {t.value for t in STEP_TYPES}}

@@ -20,7 +20,7 @@ from hub.monitoring.sla_monitor import SlaMonitor
 from hub.settings import Settings
 from hub.store.sql_store import connector_state_table, dumps, monitor_outbox_table, security_events_table, upsert
 from simulators.province.read_back import read_store
-from tests.integration.test_monitoring import VN, at, issued, received
+from tests.support.dossier_events import VN, at, issued, received
 
 CODEC = MonitoringCodec()
 

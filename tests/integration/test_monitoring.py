@@ -16,13 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import make_engine, make_log_end
-from hub.domain.events import Event, EventType, new_event
+from hub.domain.events import EventType
 from hub.errors import UpstreamError
 from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.log.schemas import default_schemas_root
@@ -30,49 +29,12 @@ from hub.monitoring.records import TOPICS, MonitoringCodec
 from hub.settings import Settings
 from hub.store.sql_store import connector_state_table, dumps, security_events_table, upsert
 from simulators.province.read_back import fresh_topic, publish, read_store
+from tests.support.dossier_events import T0, VN, at, event, issued, received, supplement
 from tests.support.processes import HUB, hub_env, run_to_end
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=VN)  # the business clock starts on a Monday at 14:00
 SPEED = 3600.0  # one business hour per real second: the day ends 10 s after start
 SCAN_S = 0.25
 RAW_CCCD = "079203004512"  # shaped like a citizen identity number: must never reach a monitoring topic
-
-
-def event(kind: EventType, code: str, at: datetime, payload: dict[str, Any], n: int) -> Event:
-    return new_event(
-        kind,
-        dossier_code=code,
-        source_system="ONESTOP",
-        source_ref=f"{code}/{kind.value}/{n}",
-        occurred_at=at,
-        payload=payload,
-        agency_code="000.00.12.H34",
-        procedure_code="1.004227",
-    )
-
-
-def received(code: str, at: datetime, due: datetime) -> list[Event]:
-    submitted = {"channel": "DIRECT", "online_level": "NOT_ONLINE", "applicant": {"kind": "CITIZEN"}}
-    return [
-        event(EventType.DOSSIER_SUBMITTED, code, at, submitted, 0),
-        event(EventType.DOSSIER_ACCEPTED, code, at, {"due_at": due, "receipt_number": code}, 1),
-    ]
-
-
-def issued(code: str, at: datetime) -> Event:
-    return event(EventType.RESULT_ISSUED, code, at, {"result_code": f"KQ-{code}"}, 9)
-
-
-def supplement(code: str, round_: int, asked: datetime, given: datetime | None) -> list[Event]:
-    out = [event(EventType.SUPPLEMENT_REQUESTED, code, asked, {"round": round_, "content": "bổ sung"}, 10 + round_)]
-    if given:
-        out.append(event(EventType.SUPPLEMENT_PROVIDED, code, given, {"round": round_}, 20 + round_))
-    return out
-
-
-def at(day: int, hour: int) -> datetime:
-    return datetime(2026, 3, day, hour, 0, tzinfo=VN)
 
 
 class Monitoring:

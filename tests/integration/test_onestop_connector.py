@@ -11,48 +11,21 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from connectors.onestop.client import WSDL, OnestopUpstream
 from connectors.onestop.mapping import source_ref
-from hub.bootstrap import make_connector_runner, make_engine, make_log
+from hub.bootstrap import make_engine
 from hub.domain.events import event_id_for
-from hub.log.kafka_log import KafkaEventLog
-from hub.runtime.connector_runtime import ConnectorRunner
 from hub.settings import Settings
 from hub.store.connector_state import ConnectorStateStore
 from simulators.onestop.simulator import Faults, OnestopSimulator
 from simulators.onestop.world import World, build_world
-from simulators.province.read_back import fresh_topic, read_records
+from simulators.province.read_back import read_records
+from tests.support.onestop import KEY, connector_settings, make_runner
 from tests.support.processes import HUB, hub_env, kill_repeatedly, run_to_end
-
-KEY = "integration-identity-key"
 
 
 def expected_ids(world: World) -> set[str]:
     return {str(event_id_for("ONESTOP", source_ref(seq), kind)) for seq, kind in world.expected()}
-
-
-def connector_settings(kafka_settings: Settings, sim: OnestopSimulator, tmp_path: Path, **extra: object) -> Settings:
-    return fresh_topic(kafka_settings).model_copy(
-        update={
-            "onestop_url": sim.url,
-            "onestop_timeout_s": 0.5,
-            "identity_key": SecretStr(KEY),
-            "connector_page_size": 500,
-            "connector_retry_max_s": 0.3,
-            "database_url": f"sqlite:///{tmp_path}/hub.sqlite3",
-            **extra,
-        }
-    )
-
-
-def make_runner(settings: Settings) -> tuple[ConnectorRunner, KafkaEventLog]:
-    log = make_log(settings)
-    upstream = OnestopUpstream(
-        settings.onestop_url, settings.identity_key_bytes(), timeout_s=settings.onestop_timeout_s
-    )
-    return make_connector_runner(upstream, settings, log), log
 
 
 def test_all_faults_on_2500_dossiers_give_exactly_the_ground_truth(kafka_settings: Settings, tmp_path: Path) -> None:

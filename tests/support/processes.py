@@ -109,3 +109,10 @@ def kill_repeatedly(
 def run_to_end(args: list[str], env: dict[str, str], timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``hub ARGS`` to completion (with an --idle-exit in ARGS) and return what it printed."""
     return subprocess.run([HUB, *args], env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+
+def run_hub(
+    settings: Settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**hub_env(settings, topic_partitions="3", identity_key="e2e-identity-key-0123456789"), **(env or {})}
+    return subprocess.run([HUB, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
