@@ -6,6 +6,7 @@ __all__ = [
     "EventValidationError",
     "HubError",
     "MappingError",
+    "MissingProjectionError",
     "SchemaCompatibilityError",
     "UpstreamError",
 ]
@@ -38,6 +39,10 @@ class EventValidationError(HubError):
 
 class SchemaCompatibilityError(HubError):
     """A schema change would break readers of data already written."""
+
+
+class MissingProjectionError(HubError):
+    """A read model has no tables yet: `hub projections run` has not run on this read store."""
 
 
 class UpstreamError(HubError):

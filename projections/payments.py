@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.engine import Connection
 from hub.domain.events import Event, EventType
 from hub.ports import Record
 from hub.store.sql_store import replace_rows, select_in
+from hub.store.utc import aware_row
 
 __all__ = ["PAYMENT_TYPES", "PaymentsProjection", "payment_ref"]
 
@@ -67,11 +67,6 @@ def _state(row: dict[str, Any]) -> str:
     if row.get("failed_at"):
         return "failed"
     return "requested" if row.get("requested_at") else "due"
-
-
-def _aware(row: dict[str, Any]) -> dict[str, Any]:
-    """SQLite gives times back without their zone; they were stored as UTC."""
-    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
 
 
 def _fold(row: dict[str, Any], event: Event) -> None:
@@ -129,7 +124,7 @@ class PaymentsProjection:
         if not by_ref:
             return
         stored = {
-            r.payment_ref: _aware(dict(r._mapping))
+            r.payment_ref: aware_row(dict(r._mapping))
             for r in select_in(conn, sa.select(table), table.c.payment_ref, by_ref)
         }
         rows = []

@@ -8,7 +8,7 @@ latest by time, not the last delivered. A failed delivery flags the item until i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from hub.domain.events import Event, EventType
 from hub.ports import Record
 from hub.store.sql_store import dumps, loads, replace_rows, select_in
+from hub.store.utc import aware_row
 
 __all__ = ["POSTAL_STATUSES", "PostalProjection"]
 
@@ -106,7 +107,7 @@ def _fold(row: dict[str, Any], event: Event) -> None:
 
 
 def _load(row: Any) -> dict[str, Any]:
-    out = {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
+    out = aware_row(row)
     out["_history"] = loads(str(out["history"]))
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from hub.errors import HubError
+from hub.errors import MissingProjectionError
 from hub.ports import Projection
 from hub.store.projection_store import info
 from projections.dossier_state import DossierStateProjection
@@ -35,8 +35,9 @@ def projection(name: str) -> Projection:
 
 
 def active_table(conn: sa.Connection, name: str) -> sa.Table:
-    """The table readers use now (the active generation's first); HubError before the projection ran."""
+    """The table readers use now (the active generation's first); MissingProjectionError before it ran. The one
+    lookup of a read model's live table: every reader of the projections' tables goes through it."""
     found = info(conn, name)
     if found is None:
-        raise HubError(f"projection {name} has no tables yet: run `hub projections run` first")
+        raise MissingProjectionError(f"projection {name} has no tables yet: run `hub projections run` first")
     return projection(name).tables(found.active_generation)[0]

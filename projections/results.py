@@ -26,6 +26,7 @@ from hub.domain.epoch_millis import utc_of_ms
 from hub.domain.events import Event, EventType
 from hub.ports import Record
 from hub.store.sql_store import replace_rows, select_in
+from hub.store.utc import aware_row
 
 __all__ = ["RESULT_STATES", "ResultsProjection", "metadata_digest", "national_metadata"]
 
@@ -94,10 +95,6 @@ def _table(generation: int) -> sa.Table:
         sa.Index(f"ix_{name}_state", "state", "digitised_at"),
         sa.Index(f"ix_{name}_dossier", "dossier_code"),
     )
-
-
-def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in row.items()}
 
 
 def _newer(row: dict[str, Any], column: str, at: datetime) -> bool:
@@ -207,7 +204,8 @@ class ResultsProjection:
         if not touched:
             return
         stored = {
-            r.result_code: _aware(r._mapping) for r in select_in(conn, sa.select(table), table.c.result_code, touched)
+            r.result_code: aware_row(r._mapping)
+            for r in select_in(conn, sa.select(table), table.c.result_code, touched)
         }
         rows = []
         for code, events in touched.items():

@@ -13,6 +13,7 @@ from typing import Any
 from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import mask, protect_identity
 from hub.errors import MappingError
+from hub.store.utc import aware
 
 __all__ = [
     "IDENTITY_FIELDS",
@@ -58,7 +59,7 @@ def local_text(moment: datetime | None) -> str | None:
     """The inverse of ``local_time``: what the systems expect to be sent (a naive time is UTC)."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(LOCAL_TZ).strftime("%Y%m%d%H%M%S")
+    return aware(moment).astimezone(LOCAL_TZ).strftime("%Y%m%d%H%M%S")
 
 
 def optional_time(r: R, field: str) -> datetime | None:

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from hub.domain.events import EventType, SourceSystem, new_event
+from hub.errors import MissingProjectionError
 from hub.ports import EventLog
-from hub.store.projection_store import info
 from hub.store.sql_store import paygov_table, upsert
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["Expected", "PaymentBook"]
 
@@ -45,8 +45,10 @@ class PaymentBook:
 
     def payments(self, conn: Connection) -> sa.Table | None:
         """The live table of the payments projection (None before its first run)."""
-        found = info(conn, "payments")
-        return projection("payments").tables(found.active_generation)[0] if found else None
+        try:
+            return active_table(conn, "payments")
+        except MissingProjectionError:
+            return None
 
     def expected(self, ref: str) -> Expected | None:
         """From the policy's memory of its INIT, else from the fee assessment the reference derives from."""

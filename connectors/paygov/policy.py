@@ -23,11 +23,12 @@ from connectors.common.security_log import record_refusal
 from connectors.paygov.book import Expected, PaymentBook
 from connectors.paygov.client import PayGovClient
 from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.errors import HubError, MappingError, UpstreamError
+from hub.errors import MappingError, UpstreamError
 from hub.ports import EventLog
 from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
 from hub.store.policy_marks import ReplayGuard
 from hub.store.sql_store import paygov_table, upsert
+from projections.registry import active_table
 
 __all__ = ["PaymentPolicy"]
 
@@ -64,9 +65,7 @@ class PaymentPolicy(Looping):
         same answer), so its request is on the timeline too."""
         now = now or datetime.now(UTC)
         with self.book.engine.connect() as conn:
-            table = self.book.payments(conn)
-            if table is None:
-                raise HubError("projection payments has no tables yet: run `hub projections run` first")
+            table = active_table(conn, "payments")
             t = table.c
             query = (
                 sa.select(

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.client import PayGovClient
 from hub.domain.divergence import Finding, FindingReport
-from hub.errors import HubError
 from hub.store.sql_store import paygov_table
+from hub.store.utc import aware
+from projections.registry import active_table
 
 __all__ = ["reconcile_payments"]
 
@@ -32,9 +33,7 @@ P = paygov_table
 def _hub_payments(book: PaymentBook) -> dict[str, dict[str, Any]]:
     """Every payment reference the hub asked PayGov about, with what it knows of it."""
     with book.engine.connect() as conn:
-        table = book.payments(conn)
-        if table is None:
-            raise HubError("projection payments has no tables yet: run `hub projections run` first")
+        table = active_table(conn, "payments")
         rows = {r.payment_ref: dict(r._mapping) for r in conn.execute(sa.select(table))}
         memory = {r.payment_ref: dict(r._mapping) for r in conn.execute(sa.select(P))}
     out = {}
@@ -81,9 +80,7 @@ def reconcile_payments(book: PaymentBook, client: PayGovClient, *, in_flight_s: 
     report = FindingReport()
     for ref in sorted(hub.keys() | gateway.keys()):
         mine = hub.get(ref)
-        started = (mine or {}).get("memory", {}).get("initiated_at")
-        if started is not None and started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
+        started = aware((mine or {}).get("memory", {}).get("initiated_at"))
         if mine and mine.get("state") == "requested" and started and started > recent:
             continue  # still in flight: the re-query job's business
         report.checked += 1

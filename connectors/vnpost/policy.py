@@ -29,25 +29,17 @@ from connectors.vnpost.client import VnpostClient
 from connectors.vnpost.codes import FINAL_CODES, ORDER_TYPES
 from connectors.vnpost.tracking import tracking_events
 from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.errors import HubError, MappingError, UpstreamError
+from hub.errors import MappingError, UpstreamError
 from hub.ports import EventLog
 from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt, retry_due
 from hub.store.policy_marks import ReplayGuard
-from hub.store.projection_store import info
 from hub.store.sql_store import upsert, vnpost_table
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["PostalPolicy"]
 
 log = logging.getLogger(__name__)
 V = vnpost_table
-
-
-def _live(conn: sa.Connection, name: str) -> sa.Table:
-    found = info(conn, name)
-    if found is None:
-        raise HubError(f"projection {name} has no tables yet: run `hub projections run` first")
-    return projection(name).tables(found.active_generation)[0]
 
 
 class PostalPolicy(Looping):
@@ -76,7 +68,7 @@ class PostalPolicy(Looping):
         now = now or datetime.now(UTC)
         out: list[dict[str, Any]] = []
         with self.engine.connect() as conn:
-            state = _live(conn, "dossier_state")
+            state = active_table(conn, "dossier_state")
             s = state.c
             for direction in ORDER_TYPES:
                 when = s.channel == "POSTAL"
@@ -173,7 +165,7 @@ class PostalPolicy(Looping):
         now = now or datetime.now(UTC)
         quiet = now - timedelta(seconds=self.track_after_s)
         with self.engine.connect() as conn:
-            items = _live(conn, "postal")
+            items = active_table(conn, "postal")
             query = (
                 sa.select(V.c.order_key, V.c.item_code)
                 .select_from(V.outerjoin(items, items.c.item_code == V.c.item_code))

@@ -17,19 +17,14 @@ from sqlalchemy.engine import Engine
 from connectors.vnpost.client import VnpostClient
 from connectors.vnpost.codes import ORDER_TYPES
 from hub.domain.divergence import Finding, FindingReport
-from hub.errors import HubError
-from hub.store.projection_store import info
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["compare_item", "reconcile_postal"]
 
 
 def _hub_items(engine: Engine) -> dict[str, dict[str, Any]]:
     with engine.connect() as conn:
-        found = info(conn, "postal")
-        if found is None:
-            raise HubError("projection postal has no tables yet: run `hub projections run` first")
-        table = projection("postal").tables(found.active_generation)[0]
+        table = active_table(conn, "postal")
         return {r.item_code: dict(r._mapping) for r in conn.execute(sa.select(table))}
 
 

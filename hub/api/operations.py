@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from hub.api.auth import requires
-from hub.api.rows import json_row, json_row_value, table
+from hub.api.rows import json_row, table
 from hub.bootstrap import RECONCILIATIONS, make_log_end
 from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import redact
@@ -18,6 +18,7 @@ from hub.errors import HubError
 from hub.services.indicators import build_report, period_of, select_groups
 from hub.store.connector_state import ConnectorStateStore
 from hub.store.projection_store import info, projection_status
+from hub.store.utc import aware
 from projections.registry import PROJECTIONS
 from projections.results import RESULT_STATES
 
@@ -40,12 +41,10 @@ def connectors(request: Request) -> dict[str, Any]:
                 "breaker_state": s.breaker_state,
                 "counters": s.counters,
                 "last_error": redact(s.last_error) if s.last_error else None,
-                "updated_at": json_row_value(s.updated_at),
+                "updated_at": aware(s.updated_at),
                 # How long since the connector last recorded progress or trouble: its lag as far as the
                 # hub can tell (a change feed does not say how much the upstream still holds).
-                "seconds_since_update": round((now - json_row_value(s.updated_at)).total_seconds(), 1)
-                if s.updated_at
-                else None,
+                "seconds_since_update": round((now - aware(s.updated_at)).total_seconds(), 1) if s.updated_at else None,
             }
             for s in states
         ]
@@ -92,7 +91,7 @@ def summary(request: Request) -> dict[str, Any]:
         t = table(conn, "dossier_state")
         count, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.received_at))).one()
         agencies = [a for (a,) in conn.execute(sa.select(t.c.agency_code).distinct().order_by(t.c.agency_code)) if a]
-    latest = json_row_value(latest)
+    latest = aware(latest)
     return {
         "dossiers": count,
         "latest_received_at": latest,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import HTTPException, status
 
 from hub.errors import HubError
+from hub.store.utc import aware
 from projections.registry import active_table
 
-__all__ = ["json_row", "json_row_value", "table"]
+__all__ = ["json_row", "table"]
 
 
 def table(conn: sa.Connection, name: str) -> sa.Table:
@@ -22,13 +22,6 @@ def table(conn: sa.Connection, name: str) -> sa.Table:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
 
 
-def json_row_value(value: Any) -> Any:
-    """Times in UTC with an offset whatever the database returned (SQLite gives them naive)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def json_row(row: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """A row as a dict, times as json_row_value gives them."""
-    return {key: json_row_value(value) for key, value in row._mapping.items() if key not in skip}
+    """A row as a dict, times in UTC with an offset whatever the database returned."""
+    return {key: aware(value) for key, value in row._mapping.items() if key not in skip}

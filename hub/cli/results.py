@@ -8,6 +8,8 @@ import sqlalchemy as sa
 from hub.bootstrap import make_engine, reconcile_results
 from hub.cli.context import settings_of
 from hub.cli.policies import show_outcome
+from hub.errors import MissingProjectionError
+from projections.registry import active_table
 from projections.results import RESULT_STATES
 
 __all__ = ["reconcile_results_command", "results"]
@@ -19,13 +21,10 @@ def results() -> None:
 
 
 def _table(engine: sa.Engine) -> sa.Table:
-    from connectors.dvcqg.results.sync import results_table
-    from hub.errors import HubError
-
     with engine.connect() as conn:
         try:
-            return results_table(conn)
-        except HubError as exc:
+            return active_table(conn, "results")
+        except MissingProjectionError as exc:
             raise click.ClickException(str(exc)) from exc
 
 

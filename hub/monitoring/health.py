@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ from hub.store.sql_store import (
     security_events_table,
     upsert,
 )
+from hub.store.utc import aware
 from projections.registry import active_table
 
 __all__ = ["HealthMonitor", "Thresholds"]
@@ -224,7 +225,7 @@ class _Tick:
             oldest = self.conn.execute(
                 sa.select(sa.func.min(sa.func.coalesce(t.c.drifted_at, t.c.digitised_at))).where(t.c.state.in_(backlog))
             ).scalar()
-            age = max((self.now - _aware(oldest)).total_seconds(), 0.0) if oldest is not None else 0.0
+            age = max((self.now - aware(oldest)).total_seconds(), 0.0) if oldest is not None else 0.0
             figures = {
                 "synced": counts.get("synced", 0),
                 "backlog": sum(counts.get(s, 0) for s in backlog),
@@ -267,7 +268,7 @@ class _Tick:
         for row in rows:
             record = {
                 "record_id": record_id("security", row.id, row.at.isoformat()),
-                "at": _aware(row.at),
+                "at": aware(row.at),
                 "source": row.source,
                 "kind": row.kind,
                 "reference": row.reference,
@@ -277,8 +278,3 @@ class _Tick:
             }
             self.put("security", row.source, record)
         self.new["security_last_id"] = rows[-1].id if rows else last
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone columns: they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

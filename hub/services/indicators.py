@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 
 from hub.domain.events import LOCAL_TZ
 from hub.errors import HubError
-from hub.store.projection_store import info
-from projections.registry import projection
+from hub.store.utc import aware
+from projections.registry import active_table
 
 __all__ = ["GROUPS", "Period", "build_report", "period_of", "select_groups"]
 
@@ -99,10 +99,7 @@ def period_of(kind: str, on: date | None = None, first: date | None = None, last
 
 def _state_table(engine: Engine) -> sa.Table:
     with engine.connect() as conn:
-        found = info(conn, "dossier_state")
-    if found is None:
-        raise HubError("projection dossier_state has no tables yet: run `hub projections run` first")
-    return projection("dossier_state").tables(found.active_generation)[0]
+        return active_table(conn, "dossier_state")
 
 
 def _between(column: sa.ColumnElement[Any], start: datetime, end: datetime) -> sa.ColumnElement[bool]:
@@ -190,16 +187,12 @@ def build_report(engine: Engine, period: Period, agency: str | None = None) -> d
         }
         handling: dict[str, float] = defaultdict(float)
         for code, received, finished, supplement in conn.execute(resolved_rows):
-            seconds = (_utc(finished) - _utc(received)).total_seconds() - (supplement or 0)
+            seconds = (aware(finished) - aware(received)).total_seconds() - (supplement or 0)
             handling[code or "UNKNOWN"] += max(seconds, 0.0)
     rows = [_row(code, n, handling[code]) for code, n in sorted(by_agency.items()) if any(n.values())]
     total = {name: sum(n[name] for n in by_agency.values()) for name in conditions}
     rows.append(_row("ALL", total, sum(handling.values())))
     return {"period": period.as_json() | ({"agency": agency} if agency else {}), "rows": rows}
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def select_groups(found: dict[str, Any], groups: Sequence[str] = ()) -> dict[str, Any]:

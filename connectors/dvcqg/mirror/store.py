@@ -20,11 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.dvcqg.mirror.payload import dossier_item, step_item
 from hub.domain.dossier_fold import PORTAL_TYPES, STEP_TYPES
-from hub.errors import HubError
 from hub.runtime.policy_loop import retry_due
-from hub.store.projection_store import info
 from hub.store.sql_store import dumps, loads, mirror_table, select_in, upsert
-from projections.registry import projection
+from projections.registry import active_table
 
 __all__ = ["MirrorStore", "Outbox", "Work"]
 
@@ -100,13 +98,7 @@ class MirrorStore:
         self.engine = engine
 
     def _tables(self, conn: Connection) -> tuple[sa.Table, sa.Table]:
-        chosen = []
-        for name in ("dossier_state", "timeline"):
-            found = info(conn, name)
-            if found is None:
-                raise HubError(f"projection {name} has no tables yet: run `hub projections run` first")
-            chosen.append(projection(name).tables(found.active_generation)[0])
-        return chosen[0], chosen[1]
+        return active_table(conn, "dossier_state"), active_table(conn, "timeline")
 
     def pending(self, limit: int, *, max_attempts: int, now: datetime | None = None) -> list[Work]:
         """Dossiers the portal is behind on, not waiting out a backoff nor parked after ``max_attempts``

@@ -23,10 +23,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.common.json_api import read_retrying
-from connectors.dvcqg.results.sync import ResultsSync, ResultWork, StoreError, results_table
+from connectors.dvcqg.results.sync import ResultsSync, ResultWork, StoreError
 from connectors.onestop.client import OnestopUpstream
 from hub.domain.divergence import Finding, FindingReport, divergence_event
 from hub.domain.events import Event, EventType, SourceSystem, new_event
+from projections.registry import active_table
 
 __all__ = ["reconcile_results", "store_results"]
 
@@ -48,7 +49,7 @@ def store_results(sync: ResultsSync, page_size: int = 500) -> Iterator[dict[str,
 
 def _hub_rows(sync: ResultsSync) -> dict[str, dict[str, Any]]:
     with sync.engine.connect() as conn:
-        table = results_table(conn)
+        table = active_table(conn, "results")
         rows = [dict(r._mapping) for r in conn.execute(sa.select(table))]
     return {r["result_code"]: r for r in rows}
 

@@ -39,6 +39,7 @@ from hub.ports import EventLog
 from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt
 from hub.store.policy_marks import ReplayGuard
 from hub.store.sql_store import results_sync_table, upsert
+from hub.store.utc import aware, aware_row
 from projections.registry import active_table
 
 __all__ = ["ResultWork", "ResultsSync", "StoreError"]
@@ -78,10 +79,6 @@ class ResultWork:
         return found
 
 
-def results_table(conn: sa.Connection) -> sa.Table:
-    return active_table(conn, "results")
-
-
 class ResultsSync(Looping):
     name = "results-sync"
 
@@ -106,7 +103,7 @@ class ResultsSync(Looping):
     def pending(self, now: datetime | None = None) -> list[ResultWork]:
         now = now or datetime.now(UTC)
         with self.engine.connect() as conn:
-            table = results_table(conn)
+            table = active_table(conn, "results")
             query = (
                 sa.select(table, *(c.label(f"m_{c.name}") for c in M.columns))
                 .select_from(table.outerjoin(M, M.c.result_code == table.c.result_code))
@@ -118,17 +115,13 @@ class ResultsSync(Looping):
         out = []
         for raw in rows:
             memory = {c.name: raw.pop(f"m_{c.name}") for c in M.columns}
-            row = {
-                k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v for k, v in raw.items()
-            }
+            row = aware_row(raw)
             work = ResultWork(row, memory if memory["result_code"] else {})
             m = work.memory
             if m.get("synced_digest") == work.version:
                 continue  # acknowledged: its ResultSynced is on its way to the projection
             if m.get("attempt_digest") == work.version:
-                due = m.get("next_attempt_at")
-                if due is not None and due.tzinfo is None:
-                    due = due.replace(tzinfo=UTC)
+                due = aware(m.get("next_attempt_at"))
                 if m["attempts"] >= self.options.max_attempts or (due is not None and due > now):
                     continue
             out.append(work)
