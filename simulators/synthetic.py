@@ -17,11 +17,11 @@ from typing import Any
 
 from hub.domain.events import LOCAL_TZ, Event, EventType, SourceSystem, new_event
 from hub.domain.identity import protect_identity
+from simulators.agencies import AGENCY_CODES
 
-__all__ = ["AGENCIES", "digitised_result", "province_events"]
+__all__ = ["digitised_result", "province_events"]
 
 T = EventType
-AGENCIES = [f"000.00.{n:02d}.H56" for n in range(1, 22)]
 PROCEDURES = [f"1.00{n:04d}" for n in range(1000, 1060)]
 START = datetime(2026, 1, 5, 7, 30, tzinfo=LOCAL_TZ)
 
@@ -31,7 +31,7 @@ class _Dossier:
 
     def __init__(self, rng: random.Random, number: int, at: datetime, key: bytes) -> None:
         self.rng = rng
-        self.agency = rng.choice(AGENCIES)
+        self.agency = rng.choice(AGENCY_CODES)
         self.procedure = rng.choice(PROCEDURES)
         self.code = f"{self.agency}-{at:%y%m%d}-{number % 10_000:04d}"
         self.at = at

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
-from typing import Any
 
 import click
 
 from hub.bootstrap import CONNECTORS, build_upstream, make_connector_runner, make_engine, make_log
 from hub.cli.context import settings_of
 from hub.log.kafka_log import ensure_topics, hub_topics
+from hub.process.stop_signals import stop_on_signals
 from hub.store.connector_state import ConnectorStateStore
 
 __all__ = ["connectors", "simulators"]
@@ -65,18 +64,12 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
     ensure_topics(settings, hub_topics(settings))
     log = make_log(settings)
     runner = make_connector_runner(build_upstream(name, settings), settings, log)
-    stop = [False]
-
-    def handler(signum: int, frame: Any) -> None:
-        stop[0] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    stop = stop_on_signals()
     started = time.monotonic()
     before = dict(runner.state.counters)  # status keeps lifetime totals; this summary is about this run
     click.echo(f"{name}: reading {CONNECTORS[name].endpoint(settings)} from cursor {runner.state.cursor}", err=True)
     try:
-        state = runner.run(should_stop=lambda: stop[0], idle_exit_s=idle_exit)
+        state = runner.run(should_stop=stop, idle_exit_s=idle_exit)
     finally:
         log.close()
     c = {k: v - before.get(k, 0) for k, v in state.counters.items()}

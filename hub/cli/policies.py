@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,6 +11,7 @@ from hub import bootstrap
 from hub.bootstrap import POLICIES, Periodic, make_engine, make_log
 from hub.cli.context import settings_of
 from hub.log.kafka_log import ensure_topics, hub_topics
+from hub.process.stop_signals import stop_on_signals
 from hub.store.projection_store import wait_for_tables
 
 if TYPE_CHECKING:
@@ -52,19 +52,13 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
     """Run a policy until stopped (SIGTERM/Ctrl-C finish the pass in flight). Needs `hub projections run`
     on the same read store: policies act on the projections (dossier_state, timeline, payments, postal)."""
     settings = settings_of(ctx)
-    stop = [False]
-
-    def handler(signum: int, frame: Any) -> None:
-        stop[0] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    stop = stop_on_signals()
     engine = make_engine(settings)
     try:
         ready = wait_for_tables(
             engine,
             POLICIES[name].reads,
-            should_stop=lambda: stop[0],
+            should_stop=stop,
             say=lambda missing: click.echo(
                 f"{name}: waiting for `hub projections run` to create the tables of {', '.join(missing)}", err=True
             ),
@@ -87,7 +81,7 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
         click.echo(f"{name}: {spec.description} ({what})", err=True)
     try:
         counters = policy.run(
-            should_stop=lambda: stop[0], idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every
+            should_stop=stop, idle_exit_s=idle_exit, interval_s=settings.policy_interval_s, every=every
         )
     finally:
         policy.close()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
-from typing import Any
 
 import click
 
@@ -17,24 +15,13 @@ from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.process.gc_tuning import tune_for_throughput
 from hub.process.malloc_tuning import keep_large_blocks_out_of_the_heap
+from hub.process.stop_signals import stop_on_signals
 from hub.runtime.projection_rebuild import RebuildProgress
 from hub.runtime.stall_watchdog import StallWatchdog
 from hub.store.projection_store import activate_first_generation, projection_status
 from projections.registry import PROJECTIONS, projection
 
 __all__ = ["projections"]
-
-
-def _stop_on_signals() -> list[bool]:
-    """A flag set by SIGTERM/SIGINT so the runner finishes its batch and stops cleanly."""
-    flag = [False]
-
-    def handler(signum: int, frame: Any) -> None:
-        flag[0] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return flag
 
 
 @click.group()
@@ -75,12 +62,12 @@ def run(
             on_assign=lambda tps: runner.seek(holder[0], tps),
         )
         holder.append(source)
-    stop = _stop_on_signals()
-    watchdog = StallWatchdog(settings.kafka_stall_exit_s, "the projection runner", stopping=lambda: stop[0]).start()
+    stop = stop_on_signals()
+    watchdog = StallWatchdog(settings.kafka_stall_exit_s, "the projection runner", stopping=stop).start()
 
     def should_stop() -> bool:
         watchdog.beat()
-        return stop[0]
+        return stop()
 
     click.echo(
         f"projecting {', '.join(p.name for p in chosen)} from {settings.dossier_topic} into "

@@ -10,20 +10,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub.bootstrap import make_engine
-from hub.domain.events import Event, EventType, new_event
+from hub.domain.events import LOCAL_TZ, Event, EventType, new_event
 from hub.services.indicators import Period, build_report, period_of
 from hub.settings import Settings
+from simulators.agencies import AGENCY_CODES
 from simulators.province.read_back import fresh_topic, project, publish, read_store
 from simulators.synthetic import digitised_result
 from tests.support.processes import hub_env, run_to_end
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-AGENCIES = [f"000.00.{n:02d}.H56" for n in range(1, 22)]
+VN = LOCAL_TZ
 START = datetime(2024, 1, 1, tzinfo=VN)
 DAYS = 900  # into mid-2026
 KEY = b"report-identity-key-0123456789"
@@ -61,7 +60,7 @@ def population(count: int, seed: int = 766) -> list[Truth]:
     rng = random.Random(seed)
     out = []
     for i in range(count):
-        code = f"{rng.choice(AGENCIES)}-{i:06d}"
+        code = f"{rng.choice(AGENCY_CODES)}-{i:06d}"
         t = Truth(agency=code.rsplit("-", 1)[0], channel=rng.choice(["DIRECT"] * 3 + ["ONLINE"] * 6 + ["POSTAL"]))
 
         def add(
@@ -319,13 +318,13 @@ def test_one_agency_and_the_command_line_formats(reported: tuple[Settings, list[
     assert_report(found, truths, period_of("quarter", date(2025, 2, 10)))
     assert found["rows"][-1]["agency"] == "ALL" and len(found["rows"]) == 22
     one = run_to_end(
-        ["report", "--from", "2024-12-20", "--to", "2025-01-10", "--agency", AGENCIES[3], "--format", "json"], env
+        ["report", "--from", "2024-12-20", "--to", "2025-01-10", "--agency", AGENCY_CODES[3], "--format", "json"], env
     )
     assert_report(
         json.loads(one.stdout),
         truths,
         period_of("range", first=date(2024, 12, 20), last=date(2025, 1, 10)),
-        AGENCIES[3],
+        AGENCY_CODES[3],
     )
     table = run_to_end(["report", "--period", "month", "--on", "2025-01-15", "--only", "766"], env)
     assert "on_time_rate" in table.stdout and "carried_over" not in table.stdout

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import redact
 from hub.domain.sla import clear_reason, conditions, next_check
 from hub.errors import DecodeError
 from hub.monitoring.records import TOPICS, MonitoringCodec
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
+VN = LOCAL_TZ
 DAY = timedelta(hours=24)
 
 
