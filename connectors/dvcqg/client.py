@@ -14,10 +14,19 @@ from connectors.common.json_api import JsonApi
 from connectors.common.record_fields import redact_identities
 from connectors.dvcqg.mapping import map_portal_record
 from hub.domain.events import Event
-from hub.errors import UpstreamError
+from hub.errors import HubError, UpstreamError
 from hub.ports import Page, UpstreamRecord
 
-__all__ = ["DvcqgClient", "DvcqgUpstream"]
+__all__ = ["DvcqgClient", "DvcqgUpstream", "PortalError"]
+
+
+class PortalError(HubError):
+    """One call to the portal, or a check of its answer, failed: the portal's error code (or
+    "transport"), why, whether the portal may have applied it, and whether trying again can help."""
+
+    def __init__(self, error_code: str, reason: str, *, uncertain: bool = False, retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.error_code, self.reason, self.uncertain, self.retryable = error_code, reason, uncertain, retryable
 
 
 class DvcqgClient:
@@ -57,6 +66,14 @@ class DvcqgClient:
             self._renew()
             reply = self._send(method, path, **kwargs)
         return self.api.body(reply, path)
+
+    def attempt(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """``call`` as the policies make it: a transport failure is a PortalError, uncertain unless the
+        call only read (the portal may have applied a write whose answer was lost)."""
+        try:
+            return self.call(method, path, **kwargs)
+        except UpstreamError as exc:
+            raise PortalError("transport", str(exc), uncertain=method != "GET") from exc
 
     def stream_call(
         self, method: str, path: str, content: Callable[[], Iterator[bytes]], **kwargs: Any

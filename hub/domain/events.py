@@ -24,6 +24,7 @@ __all__ = [
     "EventType",
     "SourceSystem",
     "event_id_for",
+    "hub_event",
     "new_event",
     "uuid_of_canonical",
 ]
@@ -236,4 +237,28 @@ def new_event(
         procedure_code=procedure_code,
         correlation_id=correlation_id,
         causation_id=causation_id,
+    )
+
+
+def hub_event(
+    event_type: EventType,
+    dossier_code: str,
+    source_ref: str,
+    payload: Mapping[str, Any],
+    *,
+    agency_code: str | None,
+    procedure_code: str | None,
+    correlation_id: str | None = None,
+) -> Event:
+    """An event the hub records about its own action on a dossier (a policy's call), occurring now."""
+    return new_event(
+        event_type,
+        dossier_code=dossier_code,
+        source_system=SourceSystem.HUB,
+        source_ref=source_ref,
+        occurred_at=datetime.now(UTC),
+        payload=payload,
+        agency_code=agency_code,
+        procedure_code=procedure_code,
+        correlation_id=correlation_id,
     )

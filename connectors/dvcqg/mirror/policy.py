@@ -28,19 +28,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from connectors.dvcqg.client import DvcqgClient
+from connectors.dvcqg.client import DvcqgClient, PortalError
 from connectors.dvcqg.mirror.payload import acknowledged_on_portal, digest
 from connectors.dvcqg.mirror.store import MirrorStore, Work
-from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.errors import UpstreamError
+from hub.domain.events import Event, EventType, hub_event
 from hub.ports import EventLog
 from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt
 from hub.store.policy_marks import ReplayGuard
 
-__all__ = ["MAX_STEPS_PER_CALL", "MirrorOptions", "NationalMirror", "SyncError"]
+__all__ = ["MAX_STEPS_PER_CALL", "MirrorOptions", "NationalMirror"]
 
 log = logging.getLogger(__name__)
 MAX_STEPS_PER_CALL = 10
@@ -53,15 +51,6 @@ class MirrorOptions(PolicyOptions):
     """Parked (will_retry false) after max_attempts until the dossier changes or a reconcile repairs it."""
 
     partial_rounds: int = 3  # re-sends of failed steps within one attempt
-
-
-class SyncError(Exception):
-    """One attempt failed: the portal's error code (or HTTP/transport), why, and whether the outcome
-    is unknown (the portal may have applied it)."""
-
-    def __init__(self, error_code: str, reason: str, *, uncertain: bool, retryable: bool = True) -> None:
-        super().__init__(reason)
-        self.error_code, self.reason, self.uncertain, self.retryable = error_code, reason, uncertain, retryable
 
 
 def _batch_key(code: str, event_ids: Sequence[str], attempt: int, round_: int) -> str:
@@ -92,19 +81,13 @@ class NationalMirror(Looping):
 
     # -- the portal's calls -----------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return self.client.call(method, path, **kwargs)
-        except UpstreamError as exc:
-            raise SyncError("transport", str(exc), uncertain=method != "GET") from exc
-
     def lookup(self, code: str) -> dict[str, Any] | None:
         """The portal's copy of a dossier with its steps, or None when it has none."""
-        body = self._call("GET", "/api/TraCuuHoSo", params={"MaHoSo": code})
+        body = self.client.attempt("GET", "/api/TraCuuHoSo", params={"MaHoSo": code})
         if str(body.get("error_code")) == "4":
             return None
         if str(body.get("error_code")) != "0" or not isinstance(body.get("data"), dict):
-            raise SyncError(str(body.get("error_code")), f"TraCuuHoSo: {body.get('message')}", uncertain=False)
+            raise PortalError(str(body.get("error_code")), f"TraCuuHoSo: {body.get('message')}", uncertain=False)
         found: dict[str, Any] = body["data"]
         return found
 
@@ -117,7 +100,7 @@ class NationalMirror(Looping):
 
     def _record(self, work: Work, key: str, *, update: bool) -> str:
         body = {"data": [work.item], **({"isUpdate": True} if update else {})}
-        reply = self._call(
+        reply = self.client.attempt(
             "POST", "/api/DongBoHoSoMC", json=body, idempotency_key=f"{key}:{'update' if update else 'insert'}"
         )
         return str(reply.get("error_code"))
@@ -134,7 +117,7 @@ class NationalMirror(Looping):
             o.acked_steps.clear()
             operation, answer = "INSERT", self._record(work, key, update=False)
         if answer != "0":
-            raise SyncError(
+            raise PortalError(
                 answer,
                 f"DongBoHoSoMC refused the dossier (error_code {answer})",
                 uncertain=False,
@@ -154,7 +137,7 @@ class NationalMirror(Looping):
             for start in range(0, len(todo), MAX_STEPS_PER_CALL):
                 chunk = todo[start : start + MAX_STEPS_PER_CALL]
                 ids = [event_id for event_id, _ in chunk]
-                reply = self._call(
+                reply = self.client.attempt(
                     "POST",
                     "/api/CapNhatTienDoHoSoMC",
                     json={"data": [item for _, item in chunk]},
@@ -168,12 +151,12 @@ class NationalMirror(Looping):
                     o.acked_steps.update(event_id for i, event_id in enumerate(ids) if i not in failed)
                     self.counters["partial_batches"] += 1
                 else:
-                    raise SyncError(
+                    raise PortalError(
                         answer, f"CapNhatTienDoHoSoMC refused the steps (error_code {answer})", uncertain=False
                     )
         missing = sum(1 for event_id, _ in work.steps if event_id not in o.acked_steps)
         if missing:
-            raise SyncError(
+            raise PortalError(
                 "1", f"{missing} step(s) still failing after {self.options.partial_rounds} rounds", uncertain=False
             )
         return len(o.acked_steps) - before
@@ -194,7 +177,7 @@ class NationalMirror(Looping):
             if not o.on_portal or o.sent_digest != digest(work.item):
                 operation = self._send_record(work, key)
             synced = self._send_steps(work)
-        except SyncError as failure:
+        except PortalError as failure:
             return self._failed(work, failure)
         o.sent_version, o.attempts, o.next_attempt_at, o.last_error = work.version, 0, None, None
         self.counters["synced"] += 1
@@ -210,7 +193,7 @@ class NationalMirror(Looping):
             },
         )
 
-    def _failed(self, work: Work, failure: SyncError) -> Event:
+    def _failed(self, work: Work, failure: PortalError) -> Event:
         o = work.outbox
         o.attempts += 1
         o.uncertain = o.uncertain or failure.uncertain
@@ -244,15 +227,8 @@ class NationalMirror(Looping):
         )
 
     def _event(self, work: Work, kind: EventType, ref: str, payload: dict[str, Any]) -> Event:
-        return new_event(
-            kind,
-            dossier_code=work.code,
-            source_system=SourceSystem.HUB,
-            source_ref=ref,
-            occurred_at=datetime.now(UTC),
-            payload=payload,
-            agency_code=work.agency_code,
-            procedure_code=work.procedure_code,
+        return hub_event(
+            kind, work.code, ref, payload, agency_code=work.agency_code, procedure_code=work.procedure_code
         )
 
     # -- the loop ---------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.dvcqg.client import PortalError
 from connectors.dvcqg.mirror.payload import acknowledged_on_portal, step_key
-from connectors.dvcqg.mirror.policy import NationalMirror, SyncError
+from connectors.dvcqg.mirror.policy import NationalMirror
 from connectors.dvcqg.mirror.store import Work
 from hub.domain.divergence import divergence_event
 from hub.domain.events import Event, EventType
@@ -107,7 +108,7 @@ def _check(mirror: NationalMirror, work: Work, repair: str | None) -> tuple[list
     repair outcome event, error)."""
     try:
         portal = mirror.lookup(work.code)
-    except SyncError as exc:
+    except PortalError as exc:
         return [], None, exc.reason
     found = compare(work, portal)
     if not repair or not any(d.repairable for d in found):
@@ -119,7 +120,7 @@ def _check(mirror: NationalMirror, work: Work, repair: str | None) -> tuple[list
     if outcome.event_type is EventType.NATIONAL_STATUS_SYNCED:
         try:  # the portal said yes; check it kept what it was sent (one province's portal copy did not)
             still = [d for d in compare(work, mirror.lookup(work.code)) if d.repairable]
-        except SyncError as exc:
+        except PortalError as exc:
             return found, outcome, f"repaired, but the check after it failed: {exc.reason}"
         if still:
             return (

@@ -23,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.common.json_api import read_retrying
-from connectors.dvcqg.results.sync import ResultsSync, ResultWork, StoreError
+from connectors.dvcqg.client import PortalError
+from connectors.dvcqg.results.sync import ResultsSync, ResultWork
 from connectors.onestop.client import OnestopUpstream
 from hub.domain.divergence import Finding, FindingReport, divergence_event
 from hub.domain.events import Event, EventType, SourceSystem, new_event
@@ -40,7 +41,7 @@ def store_results(sync: ResultsSync, page_size: int = 500) -> Iterator[dict[str,
         params = {"trang": page, "so_ban_ghi": page_size}
         body = read_retrying(sync.client.call, "GET", "/api/kho/ketqua", params=params)
         if str(body.get("error_code")) != "0" or not isinstance(body.get("data"), list):
-            raise StoreError(str(body.get("error_code")), f"store list page {page}: {body.get('message')}")
+            raise PortalError(str(body.get("error_code")), f"store list page {page}: {body.get('message')}")
         yield from (r for r in body["data"] if isinstance(r, dict))
         if not body["data"] or page * page_size >= int(body.get("tong_so") or 0):
             return

@@ -32,9 +32,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.dvcqg.client import DvcqgClient
-from hub.domain.events import Event, EventType, SourceSystem, new_event
-from hub.errors import HubError, UpstreamError
+from connectors.dvcqg.client import DvcqgClient, PortalError
+from hub.domain.events import Event, EventType, hub_event
+from hub.errors import UpstreamError
 from hub.ports import EventLog
 from hub.runtime.policy_loop import Looping, PolicyOptions, next_attempt
 from hub.store.policy_marks import ReplayGuard
@@ -42,20 +42,11 @@ from hub.store.sql_store import results_sync_table, upsert
 from hub.store.utc import aware, aware_row
 from projections.registry import active_table
 
-__all__ = ["ResultWork", "ResultsSync", "StoreError"]
+__all__ = ["ResultWork", "ResultsSync"]
 
 log = logging.getLogger(__name__)
 M = results_sync_table
 CHUNK = 64 * 1024
-
-
-class StoreError(HubError):
-    """One store call or check failed: its code, why, whether the store may have applied it, and
-    whether trying again can help."""
-
-    def __init__(self, error_code: str, reason: str, *, uncertain: bool = False, retryable: bool = True) -> None:
-        super().__init__(reason)
-        self.error_code, self.reason, self.uncertain, self.retryable = error_code, reason, uncertain, retryable
 
 
 @dataclass
@@ -131,18 +122,12 @@ class ResultsSync(Looping):
 
     # -- the store's calls ---------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return self.client.call(method, path, **kwargs)
-        except UpstreamError as exc:
-            raise StoreError("transport", str(exc), uncertain=method != "GET") from exc
-
     def lookup(self, code: str, owner: str) -> dict[str, Any] | None:
-        body = self._call("GET", f"/api/kho/ketqua/{code}", params={"chu_so_huu": owner})
+        body = self.client.attempt("GET", f"/api/kho/ketqua/{code}", params={"chu_so_huu": owner})
         if str(body.get("error_code")) == "4":
             return None
         if str(body.get("error_code")) != "0" or not isinstance(body.get("data"), dict):
-            raise StoreError(str(body.get("error_code")), f"lookup: {body.get('message')}")
+            raise PortalError(str(body.get("error_code")), f"lookup: {body.get('message')}")
         found: dict[str, Any] = body["data"]
         return found
 
@@ -151,12 +136,12 @@ class ResultsSync(Looping):
         digest, uri = hashlib.sha256(), work.row["source_uri"]
         with self.source.stream("GET", uri) as reply:
             if reply.status_code != 200:
-                raise StoreError("source-unreadable", f"GET {uri}: HTTP {reply.status_code}")
+                raise PortalError("source-unreadable", f"GET {uri}: HTTP {reply.status_code}")
             for chunk in reply.iter_bytes(CHUNK):
                 digest.update(chunk)
                 yield chunk
         if digest.hexdigest() != work.row["source_sha256"]:
-            raise StoreError("source-differs", f"the file at {uri} is not the one digitised (SHA-256 differs)")
+            raise PortalError("source-differs", f"the file at {uri} is not the one digitised (SHA-256 differs)")
 
     def upload(self, work: ResultWork, key: str) -> str:
         """Stream the file to the store; the stored file's id, once its hash is the source's."""
@@ -166,14 +151,14 @@ class ResultsSync(Looping):
                 "PUT", "/api/kho/tep", lambda: self._chunks(work), headers=headers, idempotency_key=key
             )
         except UpstreamError as exc:
-            raise StoreError("transport", str(exc), uncertain=True) from exc
+            raise PortalError("transport", str(exc), uncertain=True) from exc
         except httpx.HTTPError as exc:  # the source failed while streaming
-            raise StoreError("source-unreadable", f"{type(exc).__name__}: {exc}") from exc
+            raise PortalError("source-unreadable", f"{type(exc).__name__}: {exc}") from exc
         if str(reply.get("error_code")) != "0":
-            raise StoreError(str(reply.get("error_code")), f"upload refused: {reply.get('message')}")
+            raise PortalError(str(reply.get("error_code")), f"upload refused: {reply.get('message')}")
         if reply.get("MaBam") != work.row["source_sha256"]:
             self.counters["corrupted_uploads"] += 1
-            raise StoreError(
+            raise PortalError(
                 "hash-mismatch", f"the store holds bytes with SHA-256 {reply.get('MaBam')}, not the file's"
             )
         return str(reply["MaTep"])
@@ -207,7 +192,7 @@ class ResultsSync(Looping):
                 if m.get("file_sha256") != work.row["source_sha256"] or not m.get("file_id"):
                     m["file_id"], m["file_sha256"] = self.upload(work, f"{key}:tep"), work.row["source_sha256"]
                 stored = self._register(work, m, key)
-        except StoreError as failure:
+        except PortalError as failure:
             return self._failed(work, m, attempt, failure)
         operation = (
             "REPAIR"
@@ -237,22 +222,22 @@ class ResultsSync(Looping):
             "ThongTin": work.metadata,
             "ThayTheCho": work.row.get("replaces_result_code"),
         }
-        reply = self._call("POST", "/api/kho/ketqua", json=body, idempotency_key=f"{key}:ketqua")
+        reply = self.client.attempt("POST", "/api/kho/ketqua", json=body, idempotency_key=f"{key}:ketqua")
         answer = str(reply.get("error_code"))
         if answer == "5":  # the store lost the file we uploaded: upload again
             m["file_id"] = m["file_sha256"] = None
-            raise StoreError("5", "the store no longer has the uploaded file")
+            raise PortalError("5", "the store no longer has the uploaded file")
         if answer != "0" or not isinstance(reply.get("data"), dict):
-            raise StoreError(answer, f"registration refused: {reply.get('message')}", retryable=answer != "3")
+            raise PortalError(answer, f"registration refused: {reply.get('message')}", retryable=answer != "3")
         stored: dict[str, Any] = reply["data"]
         if (why := self.echo_differs(work, stored)) is not None:
             if stored.get("MaBam") != work.row["source_sha256"]:
                 m["file_id"] = m["file_sha256"] = None  # the store's copy of the bytes is bad: upload again
-            raise StoreError("echo-differs", why)
+            raise PortalError("echo-differs", why)
         return stored
 
     def _failed(
-        self, work: ResultWork, m: dict[str, Any], attempt: int, failure: StoreError
+        self, work: ResultWork, m: dict[str, Any], attempt: int, failure: PortalError
     ) -> tuple[dict[str, Any], Event]:
         will_retry = failure.retryable and attempt < self.options.max_attempts
         m.update(
@@ -275,15 +260,15 @@ class ResultsSync(Looping):
         return m, self._event(work, EventType.RESULT_SYNC_FAILED, f"{work.code}:{work.version}:a{attempt}", payload)
 
     def _event(self, work: ResultWork, kind: EventType, ref: str, payload: dict[str, Any]) -> Event:
-        return new_event(
+        row = work.row
+        agency, procedure = row.get("agency_code"), row.get("procedure_code")
+        return hub_event(
             kind,
-            dossier_code=work.row["dossier_code"],
-            source_system=SourceSystem.HUB,
-            source_ref=ref,
-            occurred_at=datetime.now(UTC),
-            payload=payload,
-            agency_code=work.row.get("agency_code"),
-            procedure_code=work.row.get("procedure_code"),
+            row["dossier_code"],
+            ref,
+            payload,
+            agency_code=agency,
+            procedure_code=procedure,
             correlation_id=work.code,
         )
 
