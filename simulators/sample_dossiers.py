@@ -1,4 +1,4 @@
-"""A handful of realistic dossier lives, as events, for the demo until the simulators feed it.
+"""A handful of realistic dossier lives, as events, told by hand for the scripted tour (`hub demo --tour`).
 
 Codes follow Circular 01/2018 (``UNIT-YYMMDD-NNNN``); times are Vietnam local office hours.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.domain.events import LOCAL_TZ, Event, EventType, SourceSystem, new_event
+from hub.domain.events import LOCAL_TZ, Event, EventType, SourceSystem
 from hub.domain.identity import protect_identity
+from simulators.synthetic import DossierLife
 
 __all__ = ["sample_dossiers"]
 
@@ -22,7 +23,7 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 
 def sample_dossiers(identity_key: bytes) -> list[Event]:
     """Three dossiers: direct and paid, online with a supplement and an apology, postal and refused."""
-    events: list[Event] = []
+    lives: dict[str, DossierLife] = {}
 
     def add(
         code: str,
@@ -31,21 +32,9 @@ def sample_dossiers(identity_key: bytes) -> list[Event]:
         at: datetime,
         payload: dict[str, Any],
         system: SourceSystem = SourceSystem.ONESTOP,
-        agency: str = "000.00.20.H56",
     ) -> None:
-        events.append(
-            new_event(
-                kind,
-                dossier_code=code,
-                source_system=system,
-                source_ref=f"{code}/{ref}",
-                occurred_at=at,
-                payload=payload,
-                agency_code=agency,
-                procedure_code="1.004227",
-                correlation_id=code,
-            )
-        )
+        life = lives.setdefault(code, DossierLife(code, "000.00.20.H56", "1.004227", at))
+        life.add(kind, payload, system, ref=ref, at=at)
 
     owner = protect_identity("001203004567", identity_key).as_record()
     a = "000.00.20.H56-260609-0001"
@@ -250,4 +239,4 @@ def sample_dossiers(identity_key: bytes) -> list[Event]:
         _at(11, 9),
         {"reason": "Thủ tục không thuộc thẩm quyền giải quyết", "refused_by": "Trần Thị Bình"},
     )
-    return events
+    return [event for life in lives.values() for event in life.events]

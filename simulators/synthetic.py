@@ -19,34 +19,50 @@ from hub.domain.events import LOCAL_TZ, Event, EventType, SourceSystem, new_even
 from hub.domain.identity import protect_identity
 from simulators.agencies import AGENCY_CODES
 
-__all__ = ["digitised_result", "province_events"]
+__all__ = ["DossierLife", "digitised_result", "province_events"]
 
 T = EventType
 PROCEDURES = [f"1.00{n:04d}" for n in range(1000, 1060)]
 START = datetime(2026, 1, 5, 7, 30, tzinfo=LOCAL_TZ)
 
 
-class _Dossier:
-    """Builds one dossier's events; times advance through office hours."""
+class DossierLife:
+    """Builds one dossier's events, each recorded two seconds after it occurred; the one way every
+    generator here writes a dossier's life."""
 
-    def __init__(self, rng: random.Random, number: int, at: datetime, key: bytes) -> None:
-        self.rng = rng
-        self.agency = rng.choice(AGENCY_CODES)
-        self.procedure = rng.choice(PROCEDURES)
-        self.code = f"{self.agency}-{at:%y%m%d}-{number % 10_000:04d}"
-        self.at = at
-        self.key = key
+    def __init__(self, code: str, agency: str, procedure: str, at: datetime, rng: random.Random | None = None) -> None:
+        self.code, self.agency, self.procedure, self.at = code, agency, procedure, at
+        self.rng = rng or random.Random(code)
         self.events: list[Event] = []
 
-    def add(self, kind: T, payload: dict[str, Any], system: SourceSystem = SourceSystem.ONESTOP) -> None:
+    @classmethod
+    def drawn(cls, rng: random.Random, number: int, at: datetime) -> DossierLife:
+        """A dossier of an agency and procedure drawn from the province's."""
+        agency = rng.choice(AGENCY_CODES)
+        procedure = rng.choice(PROCEDURES)
+        return cls(f"{agency}-{at:%y%m%d}-{number % 10_000:04d}", agency, procedure, at, rng)
+
+    def add(
+        self,
+        kind: T,
+        payload: dict[str, Any],
+        system: SourceSystem = SourceSystem.ONESTOP,
+        *,
+        ref: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """The next event, at ``at`` (default: where the life's clock stands), under ``ref`` (default: the
+        type and the event's place in the life)."""
+        self.at = at or self.at
+        occurred = self.at.replace(microsecond=0)  # whole seconds, as upstream systems send
         self.events.append(
             new_event(
                 kind,
                 dossier_code=self.code,
                 source_system=system,
-                source_ref=f"{self.code}/{kind.value}/{len(self.events)}",
-                occurred_at=self.at.replace(microsecond=0),  # whole seconds, as upstream systems send
-                recorded_at=self.at.replace(microsecond=0) + timedelta(seconds=2),
+                source_ref=f"{self.code}/{ref or f'{kind.value}/{len(self.events)}'}",
+                occurred_at=occurred,
+                recorded_at=occurred + timedelta(seconds=2),
                 payload=payload,
                 agency_code=self.agency,
                 procedure_code=self.procedure,
@@ -55,12 +71,13 @@ class _Dossier:
         )
 
     def later(self, hours: float) -> datetime:
+        """Move the life's clock on by ``hours`` and a random part of an hour."""
         self.at += timedelta(hours=hours, minutes=self.rng.randint(0, 59))
         return self.at
 
 
 def _life(rng: random.Random, number: int, at: datetime, key: bytes) -> list[Event]:
-    d = _Dossier(rng, number, at, key)
+    d = DossierLife.drawn(rng, number, at)
     roll = rng.random()
     channel = "DIRECT" if roll < 0.30 else "ONLINE" if roll < 0.99 else "POSTAL"
     online = channel == "ONLINE"
