@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from hub import bootstrap
 from hub.bootstrap import POLICIES, Periodic, make_engine, make_log
 from hub.cli.context import settings_of
+from hub.errors import MissingProjectionError
 from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.process.stop_signals import stop_on_signals
+from hub.services.policy_status import policy_status
 from hub.store.projection_store import wait_for_tables
 
 if TYPE_CHECKING:
@@ -93,46 +95,27 @@ def run(ctx: click.Context, name: str, idle_exit: float | None, reconcile_every:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """What each policy tracks, where it is behind, and what it refused."""
-    import sqlalchemy as sa
-
-    from connectors.common.security_log import refusals
-    from connectors.dvcqg.mirror.store import MirrorStore
-
     settings = settings_of(ctx)
-    engine = make_engine(settings)
-
-    def count(query: str, **params: Any) -> int:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text(query), params).scalar_one())
-
-    def by(query: str) -> str:
-        with engine.connect() as conn:
-            found = conn.execute(sa.text(query)).all()
-        return ", ".join(f"{n} {name}" for name, n in found) or "none"
-
     try:
-        counts = MirrorStore(engine).counts()
-        pending = count("SELECT count(*) FROM v_dossier WHERE mirror_pending")
-        click.echo(f"dvcqg-mirror: {counts['tracked']} dossiers tracked, {pending} behind, {counts['failing']} failing")
-        payments = by("SELECT state, count(*) FROM v_payments GROUP BY state ORDER BY state")
-        parked = count("SELECT count(*) FROM hub_paygov WHERE attempts >= :n", n=settings.policy_max_attempts)
-        unsettled = count("SELECT count(*) FROM hub_paygov WHERE initiated AND outcome IS NULL")
-        refused = refusals(engine, "PAYGOV")
-        click.echo(
-            f"paygov-payments: payments {payments}; {unsettled} awaiting an outcome, {parked} parked; "
-            f"refused callbacks: {json.dumps(refused)}"
-        )
-        click.echo(f"results-sync: results {by('SELECT state, count(*) FROM v_results GROUP BY state ORDER BY state')}")
-        items = by("SELECT coalesce(flag, status, 'ORDERED'), count(*) FROM v_postal GROUP BY 1 ORDER BY 1")
-        failing = count("SELECT count(*) FROM hub_vnpost WHERE item_code IS NULL AND attempts > 0")
-        click.echo(
-            f"vnpost-orders: items {items}; {failing} orders failing; "
-            f"refused callbacks: {json.dumps(refusals(engine, 'VNPOST'))}"
-        )
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:  # a view or table missing
-        raise click.ClickException(
-            f"the read store has no read models yet: run `hub projections run` ({exc.orig})"
-        ) from exc
+        now = policy_status(make_engine(settings), max_attempts=settings.policy_max_attempts)
+    except MissingProjectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    def by(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {name}" for name, n in counts.items()) or "none"
+
+    click.echo(
+        f"dvcqg-mirror: {now.mirror_tracked} dossiers tracked, {now.mirror_behind} behind, {now.mirror_failing} failing"
+    )
+    click.echo(
+        f"paygov-payments: payments {by(now.payments_by_state)}; {now.payments_awaiting_outcome} awaiting an "
+        f"outcome, {now.payments_parked} parked; refused callbacks: {json.dumps(now.paygov_refusals)}"
+    )
+    click.echo(f"results-sync: results {by(now.results_by_state)}")
+    click.echo(
+        f"vnpost-orders: items {by(now.postal_items_by_state)}; {now.postal_orders_failing} orders failing; "
+        f"refused callbacks: {json.dumps(now.vnpost_refusals)}"
+    )
 
 
 @click.group()

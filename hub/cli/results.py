@@ -9,6 +9,7 @@ from hub.bootstrap import make_engine, reconcile_results
 from hub.cli.context import settings_of
 from hub.cli.policies import show_outcome
 from hub.errors import MissingProjectionError
+from hub.services.results_resync import RESYNC_STATES, resync_results
 from projections.registry import active_table
 from projections.results import RESULT_STATES
 
@@ -49,29 +50,19 @@ def status(ctx: click.Context, state: str | None, limit: int) -> None:
 
 
 @results.command("resync")
-@click.option("--state", type=click.Choice(["failed", "pending", "drifted"]), default="failed", show_default=True)
+@click.option("--state", type=click.Choice(RESYNC_STATES), default="failed", show_default=True)
 @click.option("--agency", help="Only results of this agency (agency_code).")
 @click.option("--dossier", help="Only results of this dossier.")
 @click.pass_context
 def resync(ctx: click.Context, state: str, agency: str | None, dossier: str | None) -> None:
     """Clear the retry state of matching results so the running results-sync sends them again now
     (parked ones included)."""
-    from hub.store.sql_store import results_sync_table as m
-
     engine = make_engine(settings_of(ctx))
-    t = _table(engine)
-    query = sa.select(t.c.result_code).where(t.c.state == state)
-    if agency:
-        query = query.where(t.c.agency_code == agency)
-    if dossier:
-        query = query.where(t.c.dossier_code == dossier)
-    with engine.begin() as conn:
-        codes = [c for (c,) in conn.execute(query)]
-        for start in range(0, len(codes), 500):
-            chosen = codes[start : start + 500]
-            reset = sa.update(m).where(m.c.result_code.in_(chosen))
-            conn.execute(reset.values(attempts=0, attempt_digest=None, next_attempt_at=None))
-    click.echo(f"{len(codes)} {state} result(s) will be sent again by the results-sync policy")
+    try:
+        count = resync_results(engine, state, agency=agency, dossier=dossier)
+    except MissingProjectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{count} {state} result(s) will be sent again by the results-sync policy")
 
 
 @click.command("results")
