@@ -18,6 +18,7 @@ from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.vnpost.tracking import TrackingReceiver
 from hub.api.body_limit import BodyLimit
+from hub.bootstrap import make_engine
 from hub.ports import EventLog
 from hub.settings import Settings
 
@@ -77,7 +78,6 @@ def make_callback_app(
 
 def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
     """The endpoint as ``hub callbacks serve`` runs it: both receivers on the read store and the log."""
-    from hub.bootstrap import make_engine
 
     engine = make_engine(settings)
     return make_callback_app(

@@ -20,6 +20,7 @@ def api() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve until Ctrl-C; needs HUB_API_KEYS or HUB_API_KEYS_FILE."""
+    # The HTTP server and app are imported when served, not by every `hub` command.
     import uvicorn
 
     from hub.api.app import build_api

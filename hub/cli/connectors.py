@@ -10,6 +10,7 @@ import click
 from hub.bootstrap import CONNECTORS, build_upstream, make_connector_runner, make_engine, make_log
 from hub.cli.context import settings_of
 from hub.log.kafka_log import ensure_topics, hub_topics
+from hub.process.business_clock import BusinessClock
 from hub.process.stop_signals import stop_on_signals
 from hub.store.connector_state import ConnectorStateStore
 
@@ -132,7 +133,7 @@ def run_simulator(
 ) -> None:
     """Serve simulated systems until Ctrl-C (the DVCQG one mirrors the one-stop world of the same seed;
     PayGov and VNPost serve whatever the hub orders, with the test secrets printed)."""
-    from hub.process.business_clock import BusinessClock
+    # The simulators are imported when run (each only if chosen), not by every `hub` command.
     from simulators.onestop.world import build_world
     from simulators.traffic import revealed
 

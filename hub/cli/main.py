@@ -12,14 +12,22 @@ from typing import Any
 import click
 
 from hub.bootstrap import make_codec, make_schemas
+from hub.cli.api import api
+from hub.cli.connectors import connectors, simulators
 from hub.cli.context import settings_of, tail_records
 from hub.cli.event_text import event_line
+from hub.cli.monitor import monitor
+from hub.cli.policies import callbacks, policies, reconcile
+from hub.cli.projections import projections
+from hub.cli.report import report
+from hub.cli.results import reconcile_results_command, results
 from hub.domain.events import Event
 from hub.errors import EventValidationError, HubError
 from hub.log.compat import check_schema_set, unpublished
 from hub.log.event_json import event_from_json, event_to_json
 from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
+from hub.monitoring.records import MonitoringCodec
 from hub.ports import Record
 from hub.process.log_setup import configure_logging
 from hub.settings import Settings
@@ -70,7 +78,6 @@ def schemas_check(ctx: click.Context, root: Path | None) -> None:
     pending = unpublished(schema_set)
     note = " (working copy differs from the latest: run 'hub schemas freeze' when you release it)" if pending else ""
     click.echo(f"schemas OK: {len(schema_set.payload_types)} event types, compatible with {versions}{note}")
-    from hub.monitoring.records import MonitoringCodec
 
     monitoring = MonitoringCodec(schema_set.root)  # a ConfigError names the file that does not parse
     click.echo(f"monitoring schemas OK: {len(monitoring.versions)} record types")
@@ -234,6 +241,7 @@ def demo(
     settings = settings_of(ctx).model_copy(update={"demo": True})  # the simulators' published secrets are fine
     if embedded is None:
         embedded = "HUB_KAFKA_BOOTSTRAP" not in os.environ and not ctx.find_root().params.get("bootstrap")
+    # The demo (simulators, local infrastructure) is imported when asked for, not by every command.
     if tour:
         from hub.cli.demo.tour import run_demo
 
@@ -253,29 +261,17 @@ def demo(
     )
 
 
-def _register_subcommands() -> None:
-    from hub.cli.api import api
-    from hub.cli.connectors import connectors, simulators
-    from hub.cli.monitor import monitor
-    from hub.cli.policies import callbacks, policies, reconcile
-    from hub.cli.projections import projections
-    from hub.cli.report import report
-    from hub.cli.results import reconcile_results_command, results
-
-    cli.add_command(projections)
-    cli.add_command(connectors)
-    cli.add_command(policies)
-    cli.add_command(reconcile)
-    cli.add_command(callbacks)
-    cli.add_command(results)
-    cli.add_command(report)
-    cli.add_command(monitor)
-    cli.add_command(api)
-    reconcile.add_command(reconcile_results_command)
-    cli.add_command(simulators)
-
-
-_register_subcommands()
+cli.add_command(projections)
+cli.add_command(connectors)
+cli.add_command(policies)
+cli.add_command(reconcile)
+cli.add_command(callbacks)
+cli.add_command(results)
+cli.add_command(report)
+cli.add_command(monitor)
+cli.add_command(api)
+reconcile.add_command(reconcile_results_command)
+cli.add_command(simulators)
 
 
 def main() -> None:

@@ -9,11 +9,13 @@ from typing import Any
 
 import click
 
+from hub.bootstrap import make_engine
 from hub.cli.context import settings_of, tail_records
 from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.monitoring.records import TOPICS, default_codec
 from hub.ports import Record
+from hub.process.business_clock import BusinessClock
 
 __all__ = ["monitor"]
 
@@ -27,11 +29,10 @@ def monitor() -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the monitors (a faust worker) until Ctrl-C; workers with the same HUB_MONITOR_APP_ID share the work."""
+    # faust is imported when the monitors run: it would cost every other `hub` command ~0.2 s at start-up.
     from faust.worker import Worker
 
-    from hub.bootstrap import make_engine
     from hub.monitoring.worker import build_app, monitoring_topics
-    from hub.process.business_clock import BusinessClock
 
     settings = settings_of(ctx)
     ensure_topics(settings, [*hub_topics(settings), *monitoring_topics(settings)])

@@ -179,6 +179,7 @@ def callbacks() -> None:
 def callbacks_serve(ctx: click.Context) -> None:
     """Serve /callbacks/paygov/ipn and /callbacks/vnpost/tracking on HUB_CALLBACK_HOST:HUB_CALLBACK_PORT
     until stopped. Needs the PayGov and VNPost secrets (HUB_PAYGOV_SECRET, HUB_VNPOST_SECRET or *_FILE)."""
+    # The HTTP server and app are imported when served, not by every `hub` command.
     import uvicorn
 
     from hub.api.callbacks import build_callback_app

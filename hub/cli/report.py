@@ -10,7 +10,10 @@ from typing import Any
 
 import click
 
+from hub.bootstrap import make_engine
 from hub.cli.context import settings_of
+from hub.errors import HubError
+from hub.services.indicators import build_report, period_of, select_groups
 
 __all__ = ["report"]
 
@@ -53,9 +56,6 @@ def report(
 ) -> None:
     """The figures the one-stop centres publish, per agency and ALL, computed from the dossier state.
     Local days (Asia/Ho_Chi_Minh). Definitions: hub/services/indicators.py and the README."""
-    from hub.bootstrap import make_engine
-    from hub.errors import HubError
-    from hub.services.indicators import build_report, period_of, select_groups
 
     if (first is None) != (last is None):
         raise click.UsageError("--from and --to go together")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.onestop.mapping import ENRICHMENT_KEY
 from hub.domain.events import LOCAL_TZ
 from simulators.agencies import AGENCIES
 
@@ -88,7 +89,6 @@ class World:
 
     def as_read(self, change: Change) -> dict[str, Any]:
         """The record as the connector maps it: a SO_HOA change with the file metadata LayKetQuaSoHoa gives."""
-        from connectors.onestop.mapping import ENRICHMENT_KEY
 
         record = change.record()
         found = self.files.get(str(record.get("Ma")))

@@ -20,6 +20,7 @@ from hub.runtime.projection_runner import RunTotals
 from hub.settings import Settings
 from hub.store.projection_store import activate_first_generation
 from projections.registry import PROJECTIONS, projection
+from simulators.local.postgres import create_database
 
 LOG_COLUMNS = {"log_partition", "log_offset"}
 
@@ -181,8 +182,6 @@ def read_log(settings: Settings, quiet_s: float = 2.0) -> list[Event]:
 def read_store(request: Any, database: str, tmp_path: Any) -> str:
     """A fresh read store: a SQLite file, or a new database on the test PostgreSQL server."""
     if database == "postgresql":
-        from simulators.local.postgres import create_database
-
         return create_database(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path}/read.sqlite3"
 

@@ -10,8 +10,20 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from connectors.common.security_log import refusals
+from connectors.dvcqg.results.reconcile import reconcile_results
+from connectors.paygov.book import PaymentBook
+from connectors.paygov.reconcile import reconcile_payments
+from connectors.vnpost.reconcile import reconcile_postal
+from hub.api.callbacks import build_callback_app
+from hub.bootstrap import POLICIES, make_engine, onestop_upstream, paygov_client, results_sync, vnpost_client
 from hub.log.kafka_log import KafkaEventLog
 from hub.settings import Settings
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import PortalWorld
+from simulators.local.http import BackgroundServer
+from simulators.paygov.simulator import PayGovFaults, PayGovSimulator
+from simulators.vnpost.simulator import VnpostFaults, VnpostSimulator
 
 if TYPE_CHECKING:
     from simulators.onestop.simulator import OnestopSimulator
@@ -22,15 +34,6 @@ __all__ = ["run_gateways", "run_results"]
 def run_gateways(
     settings: Settings, log: KafkaEventLog, catch_up: Callable[[], object], echo: Callable[[str], None]
 ) -> None:
-    from connectors.common.security_log import refusals
-    from connectors.paygov.book import PaymentBook
-    from connectors.paygov.reconcile import reconcile_payments
-    from connectors.vnpost.reconcile import reconcile_postal
-    from hub.api.callbacks import build_callback_app
-    from hub.bootstrap import POLICIES, make_engine, paygov_client, vnpost_client
-    from simulators.local.http import BackgroundServer
-    from simulators.paygov.simulator import PayGovFaults, PayGovSimulator
-    from simulators.vnpost.simulator import VnpostFaults, VnpostSimulator
 
     pay_faults, post_faults = PayGovFaults.realistic(), VnpostFaults.realistic()
     pay_faults.timeout_rate = post_faults.timeout_rate = 0.0  # keep the demo quick; the tests exercise timeouts
@@ -105,10 +108,6 @@ def run_results(
 ) -> None:
     """The one-stop's digitised results streamed to a national store that corrupts 10% of uploads; then
     an edit made there silently, found by reconciliation and repaired."""
-    from connectors.dvcqg.results.reconcile import reconcile_results
-    from hub.bootstrap import onestop_upstream, results_sync
-    from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
-    from simulators.dvcqg.world import PortalWorld
 
     with PortalSimulator(PortalWorld(), PortalFaults(corrupt_upload_rate=0.1, http500_rate=0.05)) as portal:
         local = settings.model_copy(

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.bootstrap import build_upstream, make_codec, make_connector_runner, make_engine, make_projection_runner
+from connectors.dvcqg.mirror.reconcile import reconcile
+from hub.bootstrap import (
+    build_upstream,
+    make_codec,
+    make_connector_runner,
+    make_engine,
+    make_projection_runner,
+    national_mirror,
+)
 from hub.cli.demo.gateways import run_gateways, run_results
 from hub.cli.demo.monitoring import run_monitors
 from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
@@ -28,7 +36,12 @@ from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record, Upstream
 from hub.settings import Settings
 from hub.store.projection_store import activate_first_generation
+from projections.registry import PROJECTIONS
+from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
+from simulators.dvcqg.world import PortalWorld, build_portal_world
 from simulators.local.tansu import EmbeddedBroker
+from simulators.onestop.simulator import Faults, OnestopSimulator
+from simulators.onestop.world import build_world
 from simulators.sample_dossiers import sample_dossiers
 
 if TYPE_CHECKING:
@@ -80,10 +93,6 @@ def _run_connectors(
     """The one-stop (SOAP) and national portal (REST) simulators, with their usual faults, drained by
     their connectors; returns the events they published, the records they parked, and the one-stop
     simulator, kept running (by ``stack``) to serve its digitised results' files."""
-    from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
-    from simulators.dvcqg.world import build_portal_world
-    from simulators.onestop.simulator import Faults, OnestopSimulator
-    from simulators.onestop.world import build_world
 
     world = build_world(60, seed=7)
     faults = Faults.realistic()
@@ -122,10 +131,6 @@ def _mirror(
 ) -> None:
     """The national status mirror against a portal simulator that corrupts statuses 5/6/8 into 9, as one
     province's was found doing; the divergence check finds them, and repairs once the portal behaves."""
-    from connectors.dvcqg.mirror.reconcile import reconcile
-    from hub.bootstrap import national_mirror
-    from simulators.dvcqg.simulator import PortalFaults, PortalSimulator
-    from simulators.dvcqg.world import PortalWorld
 
     with PortalSimulator(PortalWorld(), PortalFaults(partial_batch_rate=0.05, corrupt_statuses=True)) as portal:
         local = settings.model_copy(
@@ -187,8 +192,6 @@ def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None],
         for value in bad:  # a misbehaving producer: the hub must park these, not crash or drop them
             log.send_raw(settings.dossier_topic, b"000.00.20.H56-260609-0009", value, [])
         echo(f"published {len(bad)} malformed messages as a misbehaving producer would")
-
-        from projections.registry import PROJECTIONS
 
         engine = make_engine(settings)
         for projection in PROJECTIONS.values():
