@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -431,12 +431,8 @@ def reconcile_dvcqg(
     """National portal: every dossier it acknowledged, looked up and compared; repairable ones re-sent."""
     from hub.services.reconciliations import reconcile_national
 
-    with opened_log(settings) as log:
-        mirror = national_mirror(settings, log)
-        try:
-            return reconcile_national(mirror, codes=codes, repair=repair, progress=progress)
-        finally:
-            mirror.close()
+    with opened_log(settings) as log, closing(national_mirror(settings, log)) as mirror:
+        return reconcile_national(mirror, codes=codes, repair=repair, progress=progress)
 
 
 def reconcile_payments(settings: Settings) -> Outcome:
@@ -444,25 +440,17 @@ def reconcile_payments(settings: Settings) -> Outcome:
     from connectors.paygov.book import PaymentBook
     from hub.services.reconciliations import reconcile_payment_book
 
-    with opened_log(settings) as log:
-        client = paygov_client(settings)
-        try:
-            book = PaymentBook(make_engine(settings), log)
-            return reconcile_payment_book(book, client, log, in_flight_s=settings.paygov_requery_after_s)
-        finally:
-            client.close()
+    with opened_log(settings) as log, closing(paygov_client(settings)) as client:
+        book = PaymentBook(make_engine(settings), log)
+        return reconcile_payment_book(book, client, log, in_flight_s=settings.paygov_requery_after_s)
 
 
 def reconcile_postal(settings: Settings) -> Outcome:
     """VNPost's orders against the hub's postal items."""
     from hub.services.reconciliations import reconcile_postal_items
 
-    with opened_log(settings) as log:
-        client = vnpost_client(settings)
-        try:
-            return reconcile_postal_items(make_engine(settings), client, log)
-        finally:
-            client.close()
+    with opened_log(settings) as log, closing(vnpost_client(settings)) as client:
+        return reconcile_postal_items(make_engine(settings), client, log)
 
 
 def reconcile_results(settings: Settings, with_onestop: bool = True) -> Outcome:
@@ -470,12 +458,8 @@ def reconcile_results(settings: Settings, with_onestop: bool = True) -> Outcome:
     the running results-sync."""
     from hub.services.reconciliations import reconcile_result_copies
 
-    with opened_log(settings) as log:
-        sync = results_sync(settings, log)
-        try:
-            return reconcile_result_copies(sync, onestop_upstream(settings) if with_onestop else None, log)
-        finally:
-            sync.close()
+    with opened_log(settings) as log, closing(results_sync(settings, log)) as sync:
+        return reconcile_result_copies(sync, onestop_upstream(settings) if with_onestop else None, log)
 
 
 RECONCILIATIONS: dict[str, Callable[[Settings], Outcome]] = {

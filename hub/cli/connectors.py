@@ -8,19 +8,13 @@ import time
 import click
 
 from hub.bootstrap import CONNECTORS, build_upstream, make_connector_runner, make_engine, make_log
-from hub.cli.context import settings_of
+from hub.cli.context import one_of, settings_of
 from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.process.business_clock import BusinessClock
 from hub.process.stop_signals import stop_on_signals
 from hub.store.connector_state import ConnectorStateStore
 
 __all__ = ["connectors", "simulators"]
-
-
-def _known(name: str) -> str:
-    if name not in CONNECTORS:
-        raise click.BadParameter(f"unknown connector {name!r} (known: {', '.join(CONNECTORS)})")
-    return name
 
 
 @click.group()
@@ -56,7 +50,7 @@ def status(ctx: click.Context) -> None:
 
 
 @connectors.command("run")
-@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.argument("name", callback=one_of(CONNECTORS, "connector"))
 @click.option("--idle-exit", type=float, help="Stop once the upstream has had nothing new for this many seconds.")
 @click.pass_context
 def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
@@ -82,7 +76,7 @@ def run(ctx: click.Context, name: str, idle_exit: float | None) -> None:
 
 
 @connectors.command("reset-cursor")
-@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.argument("name", callback=one_of(CONNECTORS, "connector"))
 @click.option("--to", "cursor", required=True, help="The cursor to resume from ('' = the beginning).")
 @click.pass_context
 def reset_cursor(ctx: click.Context, name: str, cursor: str) -> None:

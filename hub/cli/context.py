@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import click
 
@@ -11,13 +11,24 @@ from hub.log.kafka_source import KafkaRecordSource, follow
 from hub.ports import Record
 from hub.settings import Settings
 
-__all__ = ["settings_of", "tail_records"]
+__all__ = ["one_of", "settings_of", "tail_records"]
 
 
 def settings_of(ctx: click.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings), "the hub command group sets the settings"
     return settings
+
+
+def one_of(known: Mapping[str, object], what: str) -> Callable[[click.Context, click.Parameter, str], str]:
+    """A click callback that accepts a name of ``known`` and refuses any other, listing them."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        if value not in known:
+            raise click.BadParameter(f"unknown {what} {value!r} (known: {', '.join(known)})")
+        return value
+
+    return check
 
 
 def tail_records(

@@ -9,7 +9,7 @@ import click
 
 from hub import bootstrap
 from hub.bootstrap import POLICIES, Periodic, make_engine, make_log
-from hub.cli.context import settings_of
+from hub.cli.context import one_of, settings_of
 from hub.errors import MissingProjectionError
 from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.process.stop_signals import stop_on_signals
@@ -20,12 +20,6 @@ if TYPE_CHECKING:
     from hub.services.reconciliations import Outcome
 
 __all__ = ["callbacks", "policies", "reconcile"]
-
-
-def _known(name: str) -> str:
-    if name not in POLICIES:
-        raise click.BadParameter(f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
-    return name
 
 
 @click.group()
@@ -41,7 +35,7 @@ def list_policies() -> None:
 
 
 @policies.command("run")
-@click.argument("name", callback=lambda ctx, param, value: _known(value))
+@click.argument("name", callback=one_of(POLICIES, "policy"))
 @click.option("--idle-exit", type=float, help="Stop once there has been nothing to send for this many seconds.")
 @click.option(
     "--reconcile-every",
