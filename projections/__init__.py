@@ -1,1 +1,1 @@
-"""Read models folded from the dossier events: timeline, dossier state, results sync, indicators."""
+"""Read models folded from the dossier events: timeline, dossier state, payments, postal items, results."""

@@ -86,7 +86,7 @@ def kafka_settings(kafka_bootstrap: str) -> Settings:
         dossier_topic=f"test.dossier-events.{suffix}",
         dead_letter_topic=f"test.dead-letter.{suffix}",
         topic_partitions=3,
-        kafka_session_timeout_ms=6000,  # Tansu makes new groups wait half of it (TESTING.md)
+        kafka_session_timeout_ms=6000,  # Tansu makes new groups wait half of it before the first assignment
         identity_key="test-identity-key-0123456789",
     )
     ensure_topics(

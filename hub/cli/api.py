@@ -1,4 +1,4 @@
-"""``hub api serve``: the read API (and, as it lands, the dashboard) over HTTP."""
+"""``hub api serve``: the read API and the dashboard over HTTP."""
 
 from __future__ import annotations
 

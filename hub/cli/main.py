@@ -1,4 +1,5 @@
-"""The operator's command line: ``hub schemas|topics|events|demo``."""
+"""The operator's command line, ``hub``: the top-level group with ``schemas``, ``topics``, ``events`` and
+``demo``, and every other command group registered from its own module."""
 
 from __future__ import annotations
 

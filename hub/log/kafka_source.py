@@ -3,7 +3,7 @@
 Why aiokafka and not kafka-python here: aiokafka parses record batches in C. Reading the dossier
 log costs 6 us of CPU per record against kafka-python's 19 (100k records, 4 headers each, measured
 2026-11-23), and reading is most of what a replay does besides decoding and SQL. kafka-python
-stays the producer and admin client (aiokafka cannot get a producer id from Tansu: TESTING.md).
+stays the producer and admin client (aiokafka cannot get a producer id from the Tansu test broker).
 
 The consumer lives on an event loop in a thread of its own, so the group's heartbeats and the
 next fetch go on while the caller applies a batch. Callers see plain blocking methods; the
@@ -216,7 +216,8 @@ class KafkaRecordSource:
         await self._to_beginning(self._consumer, partitions or list(self._consumer.assignment()))
 
     def end_offsets(self) -> dict[TopicPartition, int]:
-        """The broker's end offsets of the assigned partitions (unreliable on Tansu: TESTING.md)."""
+        """The broker's end offsets of the assigned partitions (on the Tansu test broker: the first offset of
+        the last batch + 1, so short by the rest of that batch)."""
         return self._call(self._end_offsets())
 
     async def _end_offsets(self) -> dict[TopicPartition, int]:

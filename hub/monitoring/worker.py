@@ -4,8 +4,8 @@ hub.monitoring.* topics.
 - ``sla`` agent: folds dossier events into the SLA monitor's SQL state and publishes the conditions
   they raise or clear; the ``sla-clock`` timer (leader only) does the same for conditions time brings.
 - ``health`` timer (leader only): samples connector and hub health.
-Durable state lives in SQL, not in faust tables (shared/TESTING.md: faust tables rebuilt from
-changelogs came out wrong on the test broker). The app runs at least once (the test broker grants
+Durable state lives in SQL, not in faust tables (faust tables rebuilt from changelogs after a
+rebalance came out wrong on the test broker: 199 of 200). The app runs at least once (the test broker grants
 aiokafka no producer id, so no exactly_once); the outbox and deterministic record ids make it
 exactly once in effect for consumers that drop repeated ids.
 """

@@ -12,7 +12,7 @@ goes out.
 
 A policy with no marks yet (first start, or an empty store) takes the log's end offsets as its
 marks: everything already in the log is history until the read models have read it. (On the Tansu
-test broker end offsets under-report by the last batch: see shared/TESTING.md.)
+test broker end offsets under-report by the rest of the last batch.)
 """
 
 from __future__ import annotations

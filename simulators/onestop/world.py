@@ -1,5 +1,5 @@
 """The simulated one-stop's data: dossier lives as the change feed a real one-stop would publish,
-in its own vocabulary (Vietnamese field names from shared/DESIGN.md), deterministic from a seed.
+in its own vocabulary (the Vietnamese field names the real systems use), deterministic from a seed.
 
 Each change record (ThayDoi) has a sequence number (MaThayDoi) in commit order. The world also
 knows its ground truth: which hub event each valid record must become, and which records are

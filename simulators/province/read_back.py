@@ -155,8 +155,8 @@ class Projector:
 
 
 def read_records(settings: Settings, topic: str, quiet_s: float = 2.0) -> list[Record]:
-    """Every record of ``topic``, in partition order (until nothing came for ``quiet_s``: see TESTING.md
-    on Tansu's end offsets)."""
+    """Every record of ``topic``, in partition order (until nothing came for ``quiet_s``, as Tansu's
+    end offsets cannot say when the end is reached)."""
     import time
 
     source = KafkaRecordSource(settings, [topic])

@@ -341,7 +341,7 @@ def test_a_monitor_killed_at_random_points_publishes_what_a_clean_run_does(
 
     settings = fresh_topic(kafka_settings)
     events = list(province_events(6_000))
-    # Tansu reports a partition's end as its last batch's first offset + 1 (shared/TESTING.md). The monitor
+    # Tansu reports a partition's end as its last batch's first offset + 1. The monitor
     # takes what lies past the end it read at start for live traffic and judges it batch by batch as it
     # arrives, so the conditions of those records would depend on timing (CI once saw 48 more in the killed
     # run). The last events go one per batch: the ends are then exact and every event is history in both runs.

@@ -1,11 +1,11 @@
-"""``hub demo``: the hub end to end on loopback, as far as it is built.
+"""``hub demo --tour``: a scripted walk through every part of the hub on loopback, printing what happens.
 
-Today: the embedded broker, the dossier log, the one-stop (SOAP) and national portal (REST)
-simulators, with faults, drained by their connectors, sample dossiers, two malformed messages,
-the projection runner building the read models in SQLite, the national status mirror and its
-divergence check, PayGov and VNPost with their policies, callback endpoint and reconciliations,
-the digitised results synced to the national data store and a drift there repaired (demo_gateways),
-the dead-letter topic, and the monitors' streams (demo_monitoring). The dashboard joins as it lands.
+The embedded broker and the dossier log; the one-stop (SOAP) and national portal (REST) simulators,
+with faults, drained by their connectors; sample dossiers and two malformed messages; the projection
+runner building the read models in SQLite; the national status mirror and its divergence check;
+PayGov and VNPost with their policies, callback endpoint and reconciliations, and the digitised
+results synced to the national data store with a drift there repaired (``gateways``); the dead-letter
+topic and the monitors' streams (``monitoring``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ __all__ = ["run_demo"]
 
 
 def _read_all(source: KafkaRecordSource, expected: int, timeout_s: float = 30.0) -> list[Record]:
-    """Everything up to ``expected`` records (counted, not taken from end offsets: see TESTING.md)."""
+    """Everything up to ``expected`` records (counted, not taken from end offsets, which the embedded
+    broker under-reports)."""
     records: list[Record] = []
     deadline = time.monotonic() + timeout_s
     while len(records) < expected and time.monotonic() < deadline:
