@@ -8,13 +8,13 @@ from typing import Self
 import httpx
 from fastapi import FastAPI
 
-from simulators.local.http import BackgroundServer
+from simulators.local.http import BackgroundServer, Served
 from simulators.scheduler import Scheduler
 
 __all__ = ["CallbackSimulator"]
 
 
-class CallbackSimulator:
+class CallbackSimulator(Served):
     def __init__(self, name: str, port: int) -> None:
         self.clock = Scheduler(name)
         self._http = httpx.Client(timeout=5.0)
@@ -23,16 +23,12 @@ class CallbackSimulator:
     def _app(self) -> FastAPI:
         raise NotImplementedError
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
     def __enter__(self) -> Self:
-        self._server.start()
+        super().__enter__()
         self.clock.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.clock.stop()
-        self._server.stop()
+        super().__exit__(*exc)
         self._http.close()

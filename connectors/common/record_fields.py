@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.domain.dossier_code import parse_dossier_code
 from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import mask, protect_identity
 from hub.errors import MappingError
@@ -19,6 +20,7 @@ __all__ = [
     "IDENTITY_FIELDS",
     "ID_TYPES",
     "LEVELS",
+    "dossier_code",
     "local_text",
     "local_time",
     "optional_time",
@@ -71,6 +73,14 @@ def text(r: R, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise MappingError(f"{field} is missing")
     return value.strip()
+
+
+def dossier_code(r: R, field: str = "MaHoSo") -> str:
+    """The record's dossier code in its canonical form, or MappingError."""
+    try:
+        return parse_dossier_code(str(r.get(field) or "")).code
+    except ValueError as exc:
+        raise MappingError(f"{field} is not a dossier code: {r.get(field)!r}") from exc
 
 
 def whole(r: R, field: str, low: int | None = None, high: int | None = None) -> int:

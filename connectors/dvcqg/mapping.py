@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.common.record_fields import LEVELS, local_time, optional_time, protected_identity, whole
-from hub.domain.dossier_code import parse_dossier_code
+from connectors.common.record_fields import LEVELS, dossier_code, local_time, optional_time, protected_identity, whole
 from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError
 
@@ -55,10 +54,7 @@ def map_portal_record(record: Mapping[str, Any], identity_key: bytes) -> Event:
         build = {"NOP_HO_SO": _submitted, "DANH_GIA": _rated}.get(str(record.get("Loai")))
         if build is None:
             raise MappingError(f"Loai is not a known record kind: {record.get('Loai')!r}")
-        try:
-            code = parse_dossier_code(str(record.get("MaHoSo") or "")).code
-        except ValueError as exc:
-            raise MappingError(f"MaHoSo is not a dossier code: {record.get('MaHoSo')!r}") from exc
+        code = dossier_code(record)
         kind, time_field, payload = build(record, identity_key)
         return new_event(
             kind,

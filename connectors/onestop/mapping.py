@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.common.record_fields import LEVELS, local_time, optional_time, protected_identity, text, whole
-from hub.domain.dossier_code import parse_dossier_code
+from connectors.common.record_fields import (
+    LEVELS,
+    dossier_code,
+    local_time,
+    optional_time,
+    protected_identity,
+    text,
+    whole,
+)
 from hub.domain.events import Event, EventType, SourceSystem, new_event
 from hub.errors import MappingError
 
@@ -234,10 +241,7 @@ def map_change(record: R, identity_key: bytes) -> Event:
         kind = KIND_TO_EVENT.get(str(record.get("LoaiThayDoi")))
         if kind is None:
             raise MappingError(f"LoaiThayDoi is not a known change kind: {record.get('LoaiThayDoi')!r}")
-        try:
-            code = parse_dossier_code(str(record.get("MaHoSo") or "")).code
-        except ValueError as exc:
-            raise MappingError(f"MaHoSo is not a dossier code: {record.get('MaHoSo')!r}") from exc
+        code = dossier_code(record)
         return new_event(
             kind,
             dossier_code=code,

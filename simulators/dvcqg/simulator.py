@@ -15,11 +15,12 @@ from typing import Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from simulators.dvcqg.national_store import NationalStore, add_store_routes
 from simulators.dvcqg.world import PortalWorld
 from simulators.faults import DeliveryFaults, FaultGate
-from simulators.local.http import BackgroundServer
+from simulators.local.http import BackgroundServer, Served
 
 __all__ = ["PortalFaults", "PortalSimulator"]
 
@@ -190,7 +191,7 @@ def make_portal_app(
     return app
 
 
-class PortalSimulator:
+class PortalSimulator(Served):
     """The portal simulator in a background thread; ``state`` shows what it holds, ``faults`` can change live."""
 
     def __init__(
@@ -221,13 +222,10 @@ class PortalSimulator:
         )
         self._server = BackgroundServer(app, port=port)
 
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def __enter__(self) -> PortalSimulator:
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stop()
+    def hub_settings(self) -> dict[str, Any]:
+        """The hub's settings that point it at this simulator (for ``Settings.model_copy(update=...)``)."""
+        return {
+            "dvcqg_url": self.url,
+            "dvcqg_client_id": self.client_id,
+            "dvcqg_client_secret": SecretStr(self.client_secret),
+        }

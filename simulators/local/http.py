@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "Served"]
 
 
 class BackgroundServer:
@@ -45,3 +45,21 @@ class BackgroundServer:
 
     def __exit__(self, *exc: object | TracebackType) -> None:
         self.stop()
+
+
+class Served:
+    """A stand-in served on loopback by its ``_server``: its URL, and started and stopped as a context
+    manager."""
+
+    _server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def __enter__(self) -> Self:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()

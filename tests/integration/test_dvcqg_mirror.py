@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 
 from connectors.dvcqg.client import DvcqgClient
 from connectors.dvcqg.mirror.payload import step_key
@@ -95,9 +94,7 @@ def start_hub(
     settings = settings.model_copy(
         update={
             "database_url": url,
-            "dvcqg_url": portal.url,
-            "dvcqg_client_id": portal.client_id,
-            "dvcqg_client_secret": SecretStr(portal.client_secret),
+            **portal.hub_settings(),
             "dvcqg_timeout_s": client_timeout_s,
             "dvcqg_mirror_retry_base_s": 0.05,
             "dvcqg_mirror_retry_max_s": 0.2,
@@ -262,9 +259,7 @@ def test_corrupted_statuses_are_detected_reported_and_repaired(kafka_settings: S
             env = hub_env(
                 hub.settings,
                 database_url=hub.url,
-                dvcqg_url=portal.url,
-                dvcqg_client_id=portal.client_id,
-                dvcqg_client_secret=portal.client_secret,
+                **portal.hub_settings(),
             )
             done = run_to_end(["reconcile", "dvcqg", "--json"], env)
             assert done.returncode == 0, done.stdout
@@ -292,9 +287,7 @@ def test_the_mirror_runs_from_the_command_line(kafka_settings: Settings, tmp_pat
         env = hub_env(
             hub.settings,
             database_url=hub.url,
-            dvcqg_url=portal.url,
-            dvcqg_client_id=portal.client_id,
-            dvcqg_client_secret=portal.client_secret,
+            **portal.hub_settings(),
         )
         done = run_to_end(["policies", "run", "dvcqg-mirror", "--idle-exit", "2", "--reconcile-every", "1"], env)
         status = run_to_end(["policies", "status"], env)

@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from pydantic import SecretStr
 
 from connectors.dvcqg.results.sync import ResultsSync
 from hub.bootstrap import make_log, results_sync
@@ -97,9 +96,7 @@ def results_hub(kafka_settings: Settings, tmp_path: Path, request: pytest.Fixtur
         settings = settings.model_copy(
             update={
                 "database_url": url,
-                "dvcqg_url": portal.url,
-                "dvcqg_client_id": portal.client_id,
-                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                **portal.hub_settings(),
                 "dvcqg_timeout_s": 0.5,
                 "policy_retry_base_s": 0.05,
                 "policy_retry_max_s": 0.2,
@@ -212,9 +209,7 @@ def hub_env_for(hub: ResultsHub) -> dict[str, str]:
     return hub_env(
         s,
         database_url=s.database_url,
-        dvcqg_url=hub.portal.url,
-        dvcqg_client_id=hub.portal.client_id,
-        dvcqg_client_secret=hub.portal.client_secret,
+        **hub.portal.hub_settings(),
         onestop_url=hub.source.url,
         identity_key=KEY.decode(),
         policy_retry_base_s="0.05",

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic import SecretStr
+
 from hub.domain.events import Event, EventType, new_event
 from hub.ports import Record, RecordSource
 from hub.settings import Settings
@@ -61,14 +63,18 @@ def lifecycle(dossiers: int, start: int = 0) -> list[Event]:
     return out
 
 
-def hub_env(settings: Settings, **variables: str) -> dict[str, str]:
-    """The environment a ``hub`` subprocess needs to reach this test's broker and topics."""
+def hub_env(settings: Settings, **variables: str | SecretStr) -> dict[str, str]:
+    """The environment a ``hub`` subprocess needs to reach this test's broker and topics, and ``variables``
+    (``HUB_`` added, upper case; secrets revealed)."""
     return {
         **os.environ,
         "HUB_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "HUB_DOSSIER_TOPIC": settings.dossier_topic,
         "HUB_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        **{f"HUB_{name.upper()}": value for name, value in variables.items()},
+        **{
+            f"HUB_{name.upper()}": value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in variables.items()
+        },
     }
 
 

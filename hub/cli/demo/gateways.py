@@ -113,9 +113,7 @@ def run_results(
         local = settings.model_copy(
             update={
                 "onestop_url": onestop.url,
-                "dvcqg_url": portal.url,
-                "dvcqg_client_id": portal.client_id,
-                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                **portal.hub_settings(),
                 "policy_retry_base_s": 0.1,
                 "policy_retry_max_s": 0.5,
             }

@@ -107,9 +107,7 @@ def _run_connectors(
             update={
                 "connector_retry_max_s": 0.5,
                 "onestop_url": sim.url,
-                "dvcqg_url": portal.url,
-                "dvcqg_client_id": portal.client_id,
-                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                **portal.hub_settings(),
             }
         )
         for name, where, upstream in (
@@ -136,9 +134,7 @@ def _mirror(
     with PortalSimulator(PortalWorld(), PortalFaults(partial_batch_rate=0.05, corrupt_statuses=True)) as portal:
         local = settings.model_copy(
             update={
-                "dvcqg_url": portal.url,
-                "dvcqg_client_id": portal.client_id,
-                "dvcqg_client_secret": SecretStr(portal.client_secret),
+                **portal.hub_settings(),
                 "dvcqg_mirror_retry_base_s": 0.1,
                 "dvcqg_mirror_retry_max_s": 0.5,
             }
