@@ -157,3 +157,19 @@ def test_demo_runs_end_to_end_on_the_embedded_broker(tmp_path: Path) -> None:
     assert monitoring.get("sla PAST_DUE RAISED", 0) >= 1, "the sample dossiers left open are long past due"
     assert not any("CLEARED" in name for name in monitoring), "replayed history is judged once, not on the way"
     assert "001203004567" not in out + done.stderr, "identity numbers never leave the hub raw"
+
+
+def test_the_demo_never_clears_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.odt").write_text("years of work", encoding="utf-8")
+    for mode in ([], ["--tour"]):
+        done = subprocess.run(
+            [HUB, "demo", *mode, "--data", str(precious)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 2 and "was not made by `hub demo`" in done.stderr, done.stderr
+    assert [p.name for p in precious.iterdir()] == ["thesis.odt"], "nothing was touched"
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    done = subprocess.run([HUB, "demo", "--data", str(afile)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "is a file" in done.stderr

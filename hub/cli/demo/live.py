@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hub.cli.demo.workdir import claim_workdir
 from hub.log.kafka_log import ensure_topics, hub_topics
 from hub.monitoring.worker import monitoring_topics
 from hub.process.supervisor import Supervisor
@@ -129,13 +129,13 @@ def run_live_demo(
     # SIGTERM stops as Ctrl-C does; SIGINT is set too because a shell starting us in the background
     # (`hub demo &`, a CI script) hands us SIGINT ignored, and then Ctrl-C/`kill -INT` did nothing.
     previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # The embedded broker starts empty: a read store from an earlier run would lie.
+    claim_workdir(data, fresh=embedded)
     broker = EmbeddedBroker().start() if embedded else None
     supervisor: Supervisor | None = None
     try:
         bootstrap = broker.bootstrap if broker else settings.kafka_bootstrap
         echo(f"broker: {'embedded Tansu (memory) on ' if broker else ''}{bootstrap}")
-        if broker is not None and data.exists():
-            shutil.rmtree(data)  # the embedded broker starts empty: a read store from an earlier run would lie
         (data / "logs").mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{data / 'hub.sqlite3'}"
         viewer, operator = f"viewer-{secrets.token_hex(12)}", f"operator-{secrets.token_hex(12)}"

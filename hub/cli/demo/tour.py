@@ -31,6 +31,7 @@ from hub.bootstrap import (
 )
 from hub.cli.demo.gateways import run_gateways, run_results
 from hub.cli.demo.monitoring import run_monitors
+from hub.cli.demo.workdir import claim_workdir
 from hub.log.kafka_log import KafkaEventLog, ensure_topics, hub_topics
 from hub.log.kafka_source import KafkaRecordSource
 from hub.ports import Record, Upstream
@@ -159,9 +160,9 @@ def _mirror(
 
 
 def run_demo(settings: Settings, *, embedded: bool, echo: Callable[[str], None], data: Path) -> None:
+    # The read models stay there for a look afterwards; the next tour starts afresh.
+    workdir = claim_workdir(data, fresh=False)
     broker = EmbeddedBroker().start() if embedded else None
-    workdir = data  # the read models stay there for a look afterwards; the next tour starts afresh
-    workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("tour.sqlite3*"):
         old.unlink()
     stack = contextlib.ExitStack()  # simulators that live as long as the demo
