@@ -107,7 +107,7 @@ def opened_log(settings: Settings) -> Iterator[KafkaEventLog]:
 
 def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
     """The read store's engine, migrated to the newest hub schema."""
-    engine = _engine(settings.database_url, writer=writer)
+    engine = _engine(settings.database_url_value(), writer=writer)
     if writer:
         migrate(engine)
     return engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -246,6 +247,14 @@ class Settings(BaseSettings):
                 "(only demo mode, HUB_DEMO=1, accepts it)"
             )
         return secret
+
+    def database_url_value(self) -> str:
+        """HUB_DATABASE_URL, refused outside demo mode when the password in it is a placeholder or a
+        published test secret (docker/.env.example's ``POSTGRES_PASSWORD=change-me`` ends up there)."""
+        password = urlsplit(self.database_url).password
+        if password:
+            self.refuse_default("DATABASE_URL", unquote(password))
+        return self.database_url
 
     def dvcqg_secret(self) -> str:
         return self._secret(

@@ -72,7 +72,8 @@ class OnestopUpstream:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         transport = Transport(session=session, timeout=timeout_s, operation_timeout=timeout_s)
-        settings = zeep.Settings(strict=False, forbid_external=True)  # offline: never fetch remote schemas
+        # Offline: never fetch remote schemas; a reply carrying a DTD is refused (entity and DTD tricks).
+        settings = zeep.Settings(strict=False, forbid_external=True, forbid_dtd=True)
         client = zeep.Client(str(wsdl), transport=transport, settings=settings)
         self._client, self._transport = client, transport
         self._service = client.create_service(_SERVICE_BINDING, self.endpoint)

@@ -171,3 +171,13 @@ def test_a_uuid_made_from_canonical_text_is_the_one_uuid_makes(value: uuid.UUID)
     made = uuid_of_canonical(str(value))
     assert made == value and hash(made) == hash(value) and str(made) == str(value)
     assert (made.version, made.variant, made.is_safe) == (value.version, value.variant, value.is_safe)
+
+
+def test_a_placeholder_database_password_is_refused_outside_demo_mode() -> None:
+    url = "postgresql+psycopg://hub:change-me@postgres:5432/hub"
+    with pytest.raises(ConfigError, match="HUB_DATABASE_URL is a published test secret or a placeholder"):
+        Settings(demo=False, database_url=url).database_url_value()
+    assert Settings(demo=True, database_url=url).database_url_value() == url
+    real = "postgresql+psycopg://hub:Xk2%40p9-long-and-real@postgres:5432/hub"
+    assert Settings(demo=False, database_url=real).database_url_value() == real
+    assert Settings(demo=False, database_url="sqlite:///var/hub.sqlite3").database_url_value().startswith("sqlite")
