@@ -9,8 +9,10 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
+from hub import bootstrap
 from hub.api.auth import requires
 from hub.api.rows import json_row, table
+from hub.api.unavailable import unavailable
 from hub.bootstrap import RECONCILIATIONS, make_log_end
 from hub.domain.events import LOCAL_TZ
 from hub.domain.identity import redact
@@ -148,7 +150,7 @@ def reports(
     try:
         found = build_report(request.app.state.engine, chosen, agency)
     except HubError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc, "the report") from exc
     return select_groups(found, only or ())
 
 
@@ -164,7 +166,7 @@ def reconcile(request: Request, target: Literal["dvcqg", "payments", "postal", "
     try:
         outcome = RECONCILIATIONS[target](request.app.state.settings)
     except HubError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{target}: {exc}") from exc
+        raise unavailable(exc, f"reconciliation {target}") from exc
     return {"target": target, "summary": outcome.summary, "unresolved": outcome.unresolved, "lines": outcome.lines}
 
 
@@ -194,7 +196,7 @@ def rebuild(
             f"{name} has a rebuild under way into generation {found.building_generation} (resume=true takes it over)",
         )
     settings = request.app.state.settings
-    worker = threading.Thread(target=rebuild, args=(settings, PROJECTIONS[name]), daemon=True)
+    worker = threading.Thread(target=bootstrap.rebuild, args=(settings, PROJECTIONS[name]), daemon=True)
     running[name] = worker
     worker.start()
     return {"rebuilding": name}
