@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     """Port of the read API and dashboard."""
     api_max_bytes: int = Field(default=65_536, gt=0)
     """Largest request body the read API takes (413 above it; its few POST bodies are small filters)."""
+    api_docs: bool = False
+    """Serve /docs, /redoc and /openapi.json on the read API (always in demo mode; never on the callback endpoint)."""
+    health_cache_s: float = Field(default=5.0, gt=0)
+    """How long /healthz answers from its last probe of the database and broker (one probe at a time)."""
     api_keys: SecretStr | None = None
     """API keys and their roles, ``KEY=viewer,KEY2=operator`` (keys of at least 16 characters); or HUB_API_KEYS_FILE."""
     api_keys_file: Path | None = None

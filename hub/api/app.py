@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
@@ -13,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from hub.api import dead_letters, dossiers, operations
 from hub.api.auth import ApiKeys, requires
 from hub.api.body_limit import BodyLimit
+from hub.api.health_probe import CachedProbe
 from hub.api.metrics import HubCollector
+from hub.api.unavailable import unavailable
 from hub.bootstrap import make_codec, make_engine, make_log_end
 from hub.errors import HubError
 from hub.process.business_clock import BusinessClock
@@ -28,7 +29,11 @@ _CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline
 def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     """The API over the read store in ``settings``; a ConfigError when no API key is configured."""
     keys = ApiKeys(settings.api_key_roles())
+    docs = settings.api_docs or settings.demo
     app = FastAPI(
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="motcua-hub read API",
         version="1",
         description="Dossiers, timelines, connector and projection status, dead letters, results sync and the "
@@ -47,23 +52,34 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        answer = unavailable(exc)
+        return JSONResponse({"detail": answer.detail}, status_code=answer.status_code)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and dependencies")
-    def healthz() -> JSONResponse:
-        """200 when the read store answers (the broker is reported, not required); no key needed, no data shown."""
-        checks: dict[str, Any] = {}
+    def database() -> str:
         try:
             with app.state.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
-            checks["database"] = "ok"
         except sa.exc.SQLAlchemyError as exc:
-            checks["database"] = f"error: {type(exc).__name__}"
+            return f"error: {type(exc).__name__}"
+        return "ok"
+
+    def broker() -> str:
         try:
             make_log_end(settings)()
-            checks["broker"] = "ok"
         except HubError:
-            checks["broker"] = "unreachable"
+            return "unreachable"
+        return "ok"
+
+    app.state.health = {
+        "database": CachedProbe(database, settings.health_cache_s),
+        "broker": CachedProbe(broker, settings.health_cache_s),
+    }
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and dependencies")
+    def healthz() -> JSONResponse:
+        """200 when the read store answers (the broker is reported, not required); no key needed, no data shown.
+        The answer is the last probe's, at most HUB_HEALTH_CACHE_S old: callers cannot make the API probe."""
+        checks = {name: probe.current() for name, probe in app.state.health.items()}
         healthy = checks["database"] == "ok"
         return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
 

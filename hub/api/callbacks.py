@@ -45,7 +45,8 @@ def _too_large(path: str, max_bytes: int) -> dict[str, Any]:
 def make_callback_app(
     *, paygov: IpnReceiver | None = None, vnpost: TrackingReceiver | None = None, max_bytes: int = 16_384
 ) -> FastAPI:
-    app = FastAPI(title="motcua-hub callbacks")
+    # Internet-facing: no /docs, /redoc or /openapi.json to map it for strangers.
+    app = FastAPI(title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large)
 
     @app.get("/healthz")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import requires
+from hub.api.unavailable import unavailable
 from hub.bootstrap import make_log
 from hub.domain.identity import redact
 from hub.errors import HubError
@@ -62,7 +63,7 @@ def _read(settings: Settings) -> list[Record]:
     try:
         source = KafkaRecordSource(settings, [settings.dead_letter_topic])
     except HubError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc, "the dead-letter topic") from exc
     records: list[Record] = []
     try:
         for record in follow(source, idle_exit_s=0.5):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from hub.api.auth import requires
 from hub.api.rows import json_row, table
+from hub.api.unavailable import unavailable
 from hub.errors import HubError
 from hub.services.time_travel import state_as_of
 
@@ -113,7 +114,7 @@ def as_of(request: Request, code: str, at: datetime) -> dict[str, Any]:
         state = request.app.state
         found = state_as_of(state.engine, state.settings, state.codec, code, at)
     except HubError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc, "time travel") from exc
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event of dossier {code} occurred by {at.isoformat()}")
     return found

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import HTTPException, status
 
+from hub.api.unavailable import unavailable
 from hub.errors import HubError
 from hub.store.utc import aware
 from projections.registry import active_table
@@ -19,7 +19,7 @@ def table(conn: sa.Connection, name: str) -> sa.Table:
     try:
         return active_table(conn, name)
     except HubError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        raise unavailable(exc) from exc
 
 
 def json_row(row: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
