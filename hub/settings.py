@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     """Port of the read API and dashboard."""
     api_max_bytes: int = Field(default=65_536, gt=0)
     """Largest request body the read API takes (413 above it; its few POST bodies are small filters)."""
+    http_body_timeout_s: float = Field(default=10.0, gt=0)
+    """Both HTTP edges: a request body not fully received this long after its headers is answered 408."""
+    http_max_connections: int = Field(default=200, gt=0)
+    """Both HTTP edges: connections served at once; more are answered 503 (uvicorn's limit_concurrency)."""
+    http_keep_alive_s: float = Field(default=5.0, gt=0)
+    """Both HTTP edges: how long an idle keep-alive connection is held open."""
     api_docs: bool = False
     """Serve /docs, /redoc and /openapi.json on the read API (always in demo mode; never on the callback endpoint)."""
     health_cache_s: float = Field(default=5.0, gt=0)

@@ -40,7 +40,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
         "indicator reports of the one-stop integration hub. Every route but /healthz needs an X-API-Key: "
         "viewer keys read; operator keys also re-drive dead letters.",
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_bytes, read_timeout_s=settings.http_body_timeout_s)
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings)
     app.state.codec = make_codec(settings)  # decodes what time travel reads back from the log

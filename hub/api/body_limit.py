@@ -1,12 +1,14 @@
-"""Request size limit for the hub's HTTP edges (read API and callback endpoint).
+"""Request size and body-read deadline for the hub's HTTP edges (read API and callback endpoint).
 
 An ASGI middleware, so no route can forget it: a body larger than the limit is answered 413 before any
 route sees it, from its declared Content-Length when there is one, or counted as it streams (nothing is
-read past the limit). Bodies within the limit are handed to the app unchanged.
+read past the limit); a body still arriving after ``read_timeout_s`` is answered 408, so a client that
+trickles bytes cannot hold a connection open. Bodies within both are handed to the app unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +28,9 @@ class BodyLimit:
         app: ASGIApp,
         max_bytes: int,
         reply: Callable[[str, int], dict[str, Any]] = _default_reply,
+        read_timeout_s: float = 10.0,
     ) -> None:
-        self.app, self.max_bytes, self.reply = app, max_bytes, reply
+        self.app, self.max_bytes, self.reply, self.read_timeout_s = app, max_bytes, reply, read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,15 +41,21 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
             return
         body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
+        try:
+            async with asyncio.timeout(self.read_timeout_s):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                    if len(body) > self.max_bytes:
+                        await self._refuse(scope, receive, send)
+                        return
+        except TimeoutError:
+            late = JSONResponse({"detail": f"request body not received within {self.read_timeout_s:g} s"}, 408)
+            await late(scope, receive, send)
+            return
         handed = False
 
         async def replay() -> Message:

@@ -43,11 +43,15 @@ def _too_large(path: str, max_bytes: int) -> dict[str, Any]:
 
 
 def make_callback_app(
-    *, paygov: IpnReceiver | None = None, vnpost: TrackingReceiver | None = None, max_bytes: int = 16_384
+    *,
+    paygov: IpnReceiver | None = None,
+    vnpost: TrackingReceiver | None = None,
+    max_bytes: int = 16_384,
+    read_timeout_s: float = 10.0,
 ) -> FastAPI:
     # Internet-facing: no /docs, /redoc or /openapi.json to map it for strangers.
     app = FastAPI(title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large, read_timeout_s=read_timeout_s)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -85,4 +89,5 @@ def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
         paygov=IpnReceiver(PaymentBook(engine, events), settings.paygov_secret_value()),
         vnpost=TrackingReceiver(engine, events, settings.vnpost_secret_value()),
         max_bytes=settings.callback_max_bytes,
+        read_timeout_s=settings.http_body_timeout_s,
     )

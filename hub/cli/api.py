@@ -21,12 +21,12 @@ def api() -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve until Ctrl-C; needs HUB_API_KEYS or HUB_API_KEYS_FILE."""
     # The HTTP server and app are imported when served, not by every `hub` command.
-    import uvicorn
-
     from hub.api.app import build_api
+    from hub.api.serving import serve as serve_http
 
     settings = settings_of(ctx)
     app = build_api(settings)
     host, port = host or settings.api_host, port or settings.api_port
-    click.echo(f"read API on http://{host}:{port}/ (OpenAPI: /openapi.json, docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    docs = " (OpenAPI: /openapi.json, docs: /docs)" if settings.api_docs or settings.demo else ""
+    click.echo(f"read API on http://{host}:{port}/{docs}")
+    serve_http(app, host, port, settings)

@@ -174,9 +174,8 @@ def callbacks_serve(ctx: click.Context) -> None:
     """Serve /callbacks/paygov/ipn and /callbacks/vnpost/tracking on HUB_CALLBACK_HOST:HUB_CALLBACK_PORT
     until stopped. Needs the PayGov and VNPost secrets (HUB_PAYGOV_SECRET, HUB_VNPOST_SECRET or *_FILE)."""
     # The HTTP server and app are imported when served, not by every `hub` command.
-    import uvicorn
-
     from hub.api.callbacks import build_callback_app
+    from hub.api.serving import serve
 
     settings = settings_of(ctx)
     ensure_topics(settings, hub_topics(settings))
@@ -184,6 +183,6 @@ def callbacks_serve(ctx: click.Context) -> None:
     try:
         app = build_callback_app(settings, log)
         click.echo(f"callbacks: listening on http://{settings.callback_host}:{settings.callback_port}", err=True)
-        uvicorn.run(app, host=settings.callback_host, port=settings.callback_port, log_level="warning")
+        serve(app, settings.callback_host, settings.callback_port, settings)
     finally:
         log.close()

@@ -1,6 +1,7 @@
-"""The read API's edges under abuse, against a black-hole broker on loopback (it accepts connections and
-never answers, as a broker behind a dead network path does): /healthz cannot be used to make the API
-probe, the docs are off outside demo mode, and 503 answers do not describe the hub's insides."""
+"""The HTTP edges under abuse. Against a black-hole broker on loopback (it accepts connections and never
+answers, as a broker behind a dead network path does): /healthz cannot be used to make the API probe,
+the docs are off outside demo mode, and 503 answers do not describe the hub's insides. A client that
+trickles a body is cut off."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.api.app import build_api
+from hub.api.callbacks import make_callback_app
 from hub.settings import Settings
+from simulators.local.http import BackgroundServer
 
 VIEWER = "viewer-9f2c7d1e4b6a8c03"
 
@@ -88,3 +91,13 @@ def test_a_503_does_not_tell_the_caller_where_the_broker_is(tmp_path: Path, blac
     text = answer.text
     assert str(black_hole.port) not in text and "127.0.0.1" not in text and "Kafka" not in text, text
     assert "reference" in answer.json()["detail"]
+
+
+def test_a_body_that_trickles_in_is_cut_off(tmp_path: Path) -> None:
+    """A slow-body client (headers promise 100 bytes, 10 come, then nothing) gets 408, not a held socket."""
+    app = make_callback_app(max_bytes=1024, read_timeout_s=1.0)
+    with BackgroundServer(app) as server, socket.create_connection(("127.0.0.1", server.port), timeout=20) as conn:
+        head = b"POST /callbacks/paygov/ipn HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"Content-Length: 100\r\n\r\n" + b'{"MaLoi":"')
+        answer = conn.recv(4096)  # without the deadline this waits until the socket's own timeout
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
