@@ -199,7 +199,10 @@ def dvcqg_client(settings: Settings) -> DvcqgClient:
     from connectors.dvcqg.client import DvcqgClient
 
     return DvcqgClient(
-        settings.dvcqg_url, settings.dvcqg_client_id, settings.dvcqg_secret(), timeout_s=settings.dvcqg_timeout_s
+        settings.gateway_url("dvcqg"),
+        settings.dvcqg_client_id,
+        settings.dvcqg_secret(),
+        timeout_s=settings.dvcqg_timeout_s,
     )
 
 
@@ -207,7 +210,7 @@ def paygov_client(settings: Settings) -> PayGovClient:
     from connectors.paygov.client import PayGovClient
 
     return PayGovClient(
-        settings.paygov_url,
+        settings.gateway_url("paygov"),
         settings.paygov_merchant_code,
         settings.paygov_secret_value(),
         timeout_s=settings.paygov_timeout_s,
@@ -218,7 +221,7 @@ def vnpost_client(settings: Settings) -> VnpostClient:
     from connectors.vnpost.client import VnpostClient
 
     return VnpostClient(
-        settings.vnpost_url,
+        settings.gateway_url("vnpost"),
         settings.vnpost_customer_code,
         settings.vnpost_secret_value(),
         timeout_s=settings.vnpost_timeout_s,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,9 +16,20 @@ from hub.errors import ConfigError
 
 __all__ = ["PUBLISHED_TEST_SECRETS", "Settings"]
 
+log = logging.getLogger(__name__)
+
 # Secrets printed by the simulators (connectors/*/simulator.py) and documented for tests: a deployment
 # that uses one is open to anybody who read this repository.
 PUBLISHED_TEST_SECRETS = frozenset({"hub-secret", "paygov-test-secret", "vnpost-test-secret"})
+
+
+MIN_KEY_BITS = 64  # a key's length x log2(its distinct characters): "a" x 16 has 0, a 16-char hex key 64
+
+
+def _guessable(key: str) -> bool:
+    """True for keys far weaker than their length suggests (one letter repeated, "0101010101010101")."""
+    distinct = len(set(key))
+    return distinct < 6 or len(key) * math.log2(distinct) < MIN_KEY_BITS
 
 
 class Settings(BaseSettings):
@@ -145,9 +159,14 @@ class Settings(BaseSettings):
     paygov_merchant_code: str = "MOTCUA"
     """Merchant code PayGov issued to the province (sent as X-Merchant-Code)."""
     paygov_secret: SecretStr | None = None
-    """Merchant secret: authenticates calls and signs IPNs (MaXacThuc); or HUB_PAYGOV_SECRET_FILE."""
+    """Merchant secret the hub calls PayGov with (sent with every call); or HUB_PAYGOV_SECRET_FILE."""
     paygov_secret_file: Path | None = None
     """File holding the PayGov merchant secret."""
+    paygov_ipn_key: SecretStr | None = None
+    """Key that verifies PayGov's IPN signatures (MaXacThuc), never the merchant secret; or
+    HUB_PAYGOV_IPN_KEY_FILE. Only demo mode falls back to the merchant secret."""
+    paygov_ipn_key_file: Path | None = None
+    """File holding the PayGov IPN key."""
     paygov_timeout_s: float = 10.0
     """Timeout of each call to PayGov."""
     paygov_requery_after_s: float = 1800.0
@@ -159,9 +178,14 @@ class Settings(BaseSettings):
     vnpost_customer_code: str = "MOTCUA"
     """CustomerCode VNPost issued to the province."""
     vnpost_secret: SecretStr | None = None
-    """VNPost API token; also signs tracking callbacks (X-Signature); or HUB_VNPOST_SECRET_FILE."""
+    """VNPost API token the hub calls VNPost with (sent with every call); or HUB_VNPOST_SECRET_FILE."""
     vnpost_secret_file: Path | None = None
     """File holding the VNPost secret."""
+    vnpost_callback_key: SecretStr | None = None
+    """Key that verifies VNPost's tracking callbacks (X-Signature), never the API token; or
+    HUB_VNPOST_CALLBACK_KEY_FILE. Only demo mode falls back to the API token."""
+    vnpost_callback_key_file: Path | None = None
+    """File holding the VNPost callback key."""
     vnpost_timeout_s: float = 10.0
     """Timeout of each call to VNPost."""
     vnpost_track_after_s: float = 3600.0
@@ -227,6 +251,8 @@ class Settings(BaseSettings):
     """Port of the callback endpoint."""
     callback_max_bytes: int = 16_384
     """Largest callback body accepted; larger ones are refused with 413 before parsing."""
+    callback_max_age_s: float = Field(default=172_800.0, gt=0)
+    """Callbacks whose message time (PayGov's ThoiGianGD, VNPost's Time) is older are refused as replays."""
     schemas_dir: Path | None = None
     """Override the Avro schema directory (default: the schemas shipped with the hub)."""
     identity_key: SecretStr | None = None
@@ -282,6 +308,47 @@ class Settings(BaseSettings):
     def vnpost_secret_value(self) -> str:
         return self._secret(self.vnpost_secret, self.vnpost_secret_file, "VNPOST_SECRET", "reach VNPost")
 
+    def paygov_ipn_key_value(self) -> str:
+        return self._signing_key(
+            self.paygov_ipn_key, self.paygov_ipn_key_file, "PAYGOV_IPN_KEY", "PAYGOV_SECRET", self.paygov_secret_value
+        )
+
+    def vnpost_callback_key_value(self) -> str:
+        return self._signing_key(
+            self.vnpost_callback_key,
+            self.vnpost_callback_key_file,
+            "VNPOST_CALLBACK_KEY",
+            "VNPOST_SECRET",
+            self.vnpost_secret_value,
+        )
+
+    def _signing_key(
+        self, value: SecretStr | None, file: Path | None, name: str, calling_name: str, calling: Callable[[], str]
+    ) -> str:
+        """A key that verifies a gateway's callbacks. It must not be the credential the hub calls that
+        gateway with: that one travels with every request (proxies, gateway logs), and whoever sees it
+        could sign a paid IPN or a delivered item. Demo mode alone falls back to it, with a warning."""
+        if value is None and file is None:
+            if not self.demo:
+                raise ConfigError(
+                    f"set HUB_{name} or HUB_{name}_FILE to verify the gateway's callbacks "
+                    f"(HUB_{calling_name} travels with every call: it cannot also vouch for callbacks)"
+                )
+            log.warning("HUB_%s unset: demo mode verifies callbacks with HUB_%s", name, calling_name)
+            return calling()
+        key = self._secret(value, file, name, "verify the gateway's callbacks")
+        if not self.demo and key == calling():
+            raise ConfigError(f"HUB_{name} must differ from HUB_{calling_name}")
+        return key
+
+    def gateway_url(self, system: str) -> str:
+        """HUB_<SYSTEM>_URL of a system the hub sends credentials to (dvcqg, paygov, vnpost); outside demo
+        mode only https:// is accepted, so a credential never crosses the network in clear."""
+        url: str = getattr(self, f"{system}_url")
+        if not self.demo and not url.lower().startswith("https://"):
+            raise ConfigError(f"HUB_{system.upper()}_URL must be https:// outside demo mode (it carries credentials)")
+        return url
+
     def api_key_roles(self) -> dict[str, str]:
         """{key: role} from HUB_API_KEYS or HUB_API_KEYS_FILE; a ConfigError names what is wrong."""
         if self.api_keys is not None:
@@ -299,9 +366,15 @@ class Settings(BaseSettings):
             if not entry:
                 continue
             key, _, role = entry.rpartition("=")
-            if role.strip() not in ("viewer", "operator") or len(key.strip()) < 16:
+            key = key.strip()
+            if role.strip() not in ("viewer", "operator") or len(key) < 16:
                 raise ConfigError(f"API key entry {number}: want KEY=viewer|operator with a key of >= 16 characters")
-            roles[self.refuse_default("API_KEYS", key.strip())] = role.strip()
+            if _guessable(key):
+                raise ConfigError(
+                    f"API key entry {number} is guessable (too few different characters for its length): "
+                    "make one with `hub keys new`"
+                )
+            roles[self.refuse_default("API_KEYS", key)] = role.strip()
         if not roles:
             raise ConfigError("no API keys configured")
         return roles

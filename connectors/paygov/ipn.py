@@ -1,8 +1,10 @@
 """PayGov's IPN (payment result callback) as the hub receives it.
 
 Checks, in order, each refusal answered and recorded as a security event, never as a payment:
-the fields are all there and well formed (``malformed``, 400); MaXacThuc verifies, compared in
-constant time (``bad_signature``, 401); the reference is one the hub asked to be paid
+the body is JSON (``content_type``, 415); the fields are all there and well formed (``malformed``,
+400); MaXacThuc verifies, compared in constant time (``bad_signature``, 401); ThoiGianGD is within
+the freshness window (``stale``, 400); a message already taken is acknowledged again without
+touching the book (a replay); the reference is one the hub asked to be paid
 (``unknown_reference``, 404); SoTien is the amount asked for (``amount_mismatch``, 409). Then the
 outcome is settled once per reference (see book.py) and acknowledged with MaLoi "00", duplicates
 included, so the gateway stops re-sending; when the log or the database cannot take it, MaLoi "99"
@@ -19,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.common.callback_guard import RecentMessages, is_json, stale_reason
 from connectors.common.record_fields import local_time
 from connectors.common.security_log import record_refusal
 from connectors.paygov.book import PaymentBook
@@ -38,8 +41,14 @@ def _answer(status: int, code: str, message: str) -> tuple[int, dict[str, str]]:
 @dataclass
 class IpnReceiver:
     book: PaymentBook
-    secret: str
+    key: str
+    """The IPN verification key (MaXacThuc), not the merchant secret the hub calls PayGov with."""
+    max_age_s: float = 172_800.0
     counters: Counter[str] = field(default_factory=Counter)
+    recent: RecentMessages = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recent = RecentMessages(self.max_age_s)
 
     def _refuse(
         self, kind: str, detail: str, status: int, code: str, fields: Mapping[str, Any], remote: str | None
@@ -51,9 +60,14 @@ class IpnReceiver:
         )
         return _answer(status, code, detail)
 
-    def receive(self, body: Any, remote: str | None = None) -> tuple[int, dict[str, str]]:
+    def receive(
+        self, body: Any, remote: str | None = None, content_type: str | None = "application/json"
+    ) -> tuple[int, dict[str, str]]:
         """(HTTP status, JSON answer) for one callback body."""
         self.counters["received"] += 1
+        if not is_json(content_type):
+            detail = f"the IPN must be application/json, not {str(content_type)[:60]!r}"
+            return self._refuse("content_type", detail, 415, "02", {}, remote)
         if not isinstance(body, dict):
             return self._refuse("malformed", "the IPN body is not a JSON object", 400, "02", {}, remote)
         missing = [name for name in (*IPN_FIELDS, "MaXacThuc") if not isinstance(body.get(name), str | int)]
@@ -66,8 +80,15 @@ class IpnReceiver:
             at = local_time(str(body["ThoiGianGD"]), "ThoiGianGD")
         except MappingError as exc:
             return self._refuse("malformed", str(exc), 400, "02", body, remote)
-        if not verify(body, self.secret):
+        if not verify(body, self.key):
             return self._refuse("bad_signature", "MaXacThuc does not verify", 401, "97", body, remote)
+        stale = stale_reason(at, self.max_age_s)
+        if stale:
+            return self._refuse("stale", stale, 400, "02", body, remote)
+        signature = str(body["MaXacThuc"]).strip().lower()
+        if self.recent.seen(signature):
+            self.counters["replayed"] += 1
+            return _answer(200, "00", "duplicate")
         ref = str(body["MaThamChieu"])
         expected = self.book.expected(ref)
         if expected is None:
@@ -90,5 +111,6 @@ class IpnReceiver:
             self.counters["not_recorded"] += 1
             log.warning("IPN for %s not recorded, asked to resend: %s", ref, exc)
             return _answer(503, "99", "tạm thời không ghi nhận được, vui lòng gửi lại")
+        self.recent.remember(signature)
         self.counters[outcome] += 1
         return _answer(200, "00", outcome)

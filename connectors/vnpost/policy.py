@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +40,12 @@ __all__ = ["PostalPolicy"]
 
 log = logging.getLogger(__name__)
 V = vnpost_table
+
+
+def _order_of(work: Mapping[str, Any]) -> dict[str, Any]:
+    """The order's row key: one order per dossier and direction."""
+    code, direction = work["dossier_code"], work["direction"]
+    return {"order_key": f"{code}:{direction}", "dossier_code": code, "direction": direction}
 
 
 class PostalPolicy(Looping):
@@ -114,7 +120,7 @@ class PostalPolicy(Looping):
         code, direction = work["dossier_code"], work["direction"]
         key = f"{code}:{direction}"
         now = datetime.now(UTC)
-        memory: dict[str, Any] = {"order_key": key, "dossier_code": code, "direction": direction, "updated_at": now}
+        memory: dict[str, Any] = {**_order_of(work), "updated_at": now}
         body = self._order_body(work)
         try:
             reply = self.client.create(body, idempotency_key=key)
@@ -203,6 +209,10 @@ class PostalPolicy(Looping):
             self.counters["held_ticks"] += 1
             return 0
         works = self.needed()
+        # Each order is known before VNPost is asked, so that a tracking callback racing the answer
+        # finds it: callbacks for orders the hub never placed are refused (tracking.py).
+        now = datetime.now(UTC)
+        self._save([{**_order_of(w), "updated_at": now} for w in works])
         done = list(self._pool.map(self.order, works))
         self.events.append([event for _, event in done if event is not None])  # events first, then memory
         self._save([memory for memory, _ in done])

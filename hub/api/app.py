@@ -23,7 +23,11 @@ from hub.settings import Settings
 __all__ = ["build_api"]
 
 # The page loads nothing from elsewhere: inline script and style, API calls to this origin only.
-_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:"
+# No other site may frame it (clickjacking of the operator's buttons).
+_CSP = (
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'"
+)
 
 
 def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:

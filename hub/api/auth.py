@@ -2,13 +2,17 @@
 
 Keys come from HUB_API_KEYS / HUB_API_KEYS_FILE, are kept only as SHA-256 digests and compared in
 constant time against every configured key, so neither timing nor an early exit tells a caller how
-close a guess was.
+close a guess was. An address that presents wrong keys too often is answered 429 for a while, whatever
+key it sends, so keys cannot be guessed at the API's speed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 
 from fastapi import Depends, HTTPException, Request, status
@@ -20,9 +24,35 @@ ROLES = ("viewer", "operator")  # each includes the ones before it
 _HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (HUB_API_KEYS).")
 
 
+MAX_FAILURES = 10  # wrong keys from one address within FAILURE_WINDOW_S before it is held off
+FAILURE_WINDOW_S = 60.0
+
+
 class ApiKeys:
-    def __init__(self, roles: Mapping[str, str]) -> None:
+    def __init__(self, roles: Mapping[str, str], clock: Callable[[], float] = time.monotonic) -> None:
         self._entries = [(hashlib.sha256(key.encode()).digest(), role) for key, role in roles.items()]
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def held_off(self, address: str) -> bool:
+        """True while ``address`` has presented MAX_FAILURES wrong keys within FAILURE_WINDOW_S."""
+        now = self._clock()
+        with self._lock:
+            recent = self._failures.get(address)
+            if recent is None:
+                return False
+            while recent and recent[0] < now - FAILURE_WINDOW_S:
+                recent.popleft()
+            if not recent:
+                del self._failures[address]
+            return len(recent) >= MAX_FAILURES
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest rather than grow
+                self._failures.pop(next(iter(self._failures)))
+            self._failures.setdefault(address, deque()).append(self._clock())
 
     def role_of(self, presented: str | None) -> str | None:
         digest = hashlib.sha256((presented or "").encode()).digest()
@@ -38,8 +68,17 @@ def requires(role: str) -> Callable[..., str]:
 
     def check(request: Request, key: str | None = Depends(_HEADER)) -> str:
         keys: ApiKeys = request.app.state.keys
+        address = request.client.host if request.client else "unknown"
+        if keys.held_off(address):
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many wrong API keys from this address: try again in {FAILURE_WINDOW_S:.0f} s",
+                {"Retry-After": str(int(FAILURE_WINDOW_S))},
+            )
         found = keys.role_of(key)
         if found is None:
+            if key:  # a wrong key is a guess; a missing one is not
+                keys.failed(address)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "missing or unknown API key (X-API-Key)", {"WWW-Authenticate": "ApiKey"}
             )

@@ -64,7 +64,8 @@ def make_callback_app(
         async def paygov_ipn(request: Request) -> JSONResponse:
             body = await _body(request)
             remote = request.client.host if request.client else None
-            status, answer = await run_in_threadpool(receiver.receive, None if body is _NOT_JSON else body, remote)
+            parsed, kind = None if body is _NOT_JSON else body, request.headers.get("content-type")
+            status, answer = await run_in_threadpool(receiver.receive, parsed, remote, kind)
             return JSONResponse(answer, status_code=status)
 
     if vnpost is not None:
@@ -75,7 +76,8 @@ def make_callback_app(
             raw = await request.body()  # the signature covers the exact bytes
             remote = request.client.host if request.client else None
             signature = request.headers.get("x-signature")
-            status, answer = await run_in_threadpool(tracking.receive, raw, signature, remote)
+            kind = request.headers.get("content-type")
+            status, answer = await run_in_threadpool(tracking.receive, raw, signature, remote, kind)
             return JSONResponse(answer, status_code=status)
 
     return app
@@ -86,8 +88,8 @@ def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
 
     engine = make_engine(settings)
     return make_callback_app(
-        paygov=IpnReceiver(PaymentBook(engine, events), settings.paygov_secret_value()),
-        vnpost=TrackingReceiver(engine, events, settings.vnpost_secret_value()),
+        paygov=IpnReceiver(PaymentBook(engine, events), settings.paygov_ipn_key_value(), settings.callback_max_age_s),
+        vnpost=TrackingReceiver(engine, events, settings.vnpost_callback_key_value(), settings.callback_max_age_s),
         max_bytes=settings.callback_max_bytes,
         read_timeout_s=settings.http_body_timeout_s,
     )

@@ -1,12 +1,14 @@
-"""``hub api serve``: the read API and the dashboard over HTTP."""
+"""``hub api serve``: the read API and the dashboard over HTTP; ``hub keys new``: a key for it."""
 
 from __future__ import annotations
+
+import secrets
 
 import click
 
 from hub.cli.context import settings_of
 
-__all__ = ["api"]
+__all__ = ["api", "keys"]
 
 
 @click.group()
@@ -30,3 +32,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     docs = " (OpenAPI: /openapi.json, docs: /docs)" if settings.api_docs or settings.demo else ""
     click.echo(f"read API on http://{host}:{port}/{docs}")
     serve_http(app, host, port, settings)
+
+
+@click.group()
+def keys() -> None:
+    """API keys of the read API and dashboard."""
+
+
+@keys.command("new")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), default="viewer", show_default=True)
+def keys_new(role: str) -> None:
+    """Print a new random key as a HUB_API_KEYS entry (KEY=ROLE): 192 bits, from the OS's random source."""
+    click.echo(f"{secrets.token_urlsafe(24)}={role}")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from hub.bootstrap import make_codec, make_schemas
-from hub.cli.api import api
+from hub.cli.api import api, keys
 from hub.cli.connectors import connectors, simulators
 from hub.cli.context import settings_of, tail_records
 from hub.cli.event_text import event_line
@@ -271,6 +271,7 @@ cli.add_command(results)
 cli.add_command(report)
 cli.add_command(monitor)
 cli.add_command(api)
+cli.add_command(keys)
 reconcile.add_command(reconcile_results_command)
 cli.add_command(simulators)
 

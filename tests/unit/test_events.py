@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from hub.domain.events import Event, EventType, new_event, uuid_of_canonical
 from hub.domain.identity import mask, protect_identity
@@ -181,3 +182,23 @@ def test_a_placeholder_database_password_is_refused_outside_demo_mode() -> None:
     real = "postgresql+psycopg://hub:Xk2%40p9-long-and-real@postgres:5432/hub"
     assert Settings(demo=False, database_url=real).database_url_value() == real
     assert Settings(demo=False, database_url="sqlite:///var/hub.sqlite3").database_url_value().startswith("sqlite")
+
+
+def test_callbacks_are_verified_with_their_own_key_and_credentials_travel_over_https() -> None:
+    production = Settings(demo=False, paygov_secret="merchant-secret-9f2c1a", vnpost_secret="vnpost-token-7d3e2b")
+    for read in (production.paygov_ipn_key_value, production.vnpost_callback_key_value):
+        with pytest.raises(ConfigError, match="cannot also vouch for callbacks"):
+            read()
+    same = production.model_copy(update={"paygov_ipn_key": SecretStr("merchant-secret-9f2c1a")})
+    with pytest.raises(ConfigError, match="must differ from HUB_PAYGOV_SECRET"):
+        same.paygov_ipn_key_value()
+    apart = production.model_copy(update={"vnpost_callback_key": SecretStr("vnpost-callback-key-4a8c")})
+    assert apart.vnpost_callback_key_value() == "vnpost-callback-key-4a8c"
+    demo = production.model_copy(update={"demo": True})
+    assert demo.paygov_ipn_key_value() == "merchant-secret-9f2c1a", "demo mode alone falls back, with a warning"
+    for system in ("dvcqg", "paygov", "vnpost"):
+        with pytest.raises(ConfigError, match="must be https://"):
+            production.gateway_url(system)
+        assert demo.gateway_url(system).startswith("http://")
+    secure = production.model_copy(update={"paygov_url": "https://paygov.example.gov.vn/"})
+    assert secure.gateway_url("paygov") == "https://paygov.example.gov.vn/"

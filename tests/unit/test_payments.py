@@ -28,10 +28,12 @@ from tests.support.fakes import RecordingLog, project_in_memory
 
 SECRET = "merchant-secret"
 REF = "MC0123456789ABCDEF01"
-AT = datetime(2026, 5, 4, 3, 15, 7, tzinfo=UTC)
+AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)  # within the callbacks' window
 
 
-def ipn(code: str = "00", amount: int = 100_000, ref: str = REF, secret: str = SECRET) -> dict[str, Any]:
+def ipn(
+    code: str = "00", amount: int = 100_000, ref: str = REF, secret: str = SECRET, at: datetime = AT
+) -> dict[str, Any]:
     fields = {
         "LoaiBanTin": "1",
         "MaLoi": code,
@@ -39,7 +41,7 @@ def ipn(code: str = "00", amount: int = 100_000, ref: str = REF, secret: str = S
         "SoTien": str(amount),
         "MaGiaoDich": "GD0000000001",
         "MaNganHang": "VCB",
-        "ThoiGianGD": local_text(AT),
+        "ThoiGianGD": local_text(at),
     }
     return {**fields, "MaXacThuc": sign(fields, secret)}
 
@@ -96,6 +98,21 @@ def test_an_outcome_is_recorded_once_per_reference(engine: Engine) -> None:
     confirmed = log.events[1]
     assert confirmed.payload["amount_vnd"] == 100_000 and confirmed.occurred_at == AT
     assert confirmed.event_id == event_id_for("PAYGOV", REF, "PaymentConfirmed"), "a re-sent outcome has the same id"
+
+
+def test_old_replayed_and_non_json_ipns_never_reach_the_book(engine: Engine) -> None:
+    log = RecordingLog()
+    receiver = IpnReceiver(PaymentBook(engine, log), SECRET)
+    status, answer = receiver.receive(ipn(at=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    assert (status, answer["MaLoi"]) == (400, "02") and "older than" in answer["MoTa"], "a signed IPN of 2020"
+    status, _ = receiver.receive(ipn(at=datetime.now(UTC) + timedelta(hours=2)))
+    assert status == 400, "from the future"
+    assert receiver.receive(ipn(), content_type="text/plain")[0] == 415
+    assert receiver.receive(ipn())[1]["MoTa"] == "recorded"
+    assert receiver.receive(ipn()) == (200, {"MaLoi": "00", "MoTa": "duplicate"})
+    assert receiver.counters["replayed"] == 1, "the replay was answered from memory, not from the book"
+    assert [e.event_type for e in log.events] == [EventType.PAYMENT_CONFIRMED]
+    assert refusals(engine) == {"stale": 2, "content_type": 1}
 
 
 def test_an_outcome_the_log_refused_is_asked_for_again_and_then_recorded(engine: Engine) -> None:

@@ -20,13 +20,13 @@ from connectors.vnpost.reconcile import compare_item
 from connectors.vnpost.tracking import TrackingReceiver, tracking_events
 from hub.domain.events import Event, EventType, new_event
 from hub.errors import MappingError
-from hub.store.sql_store import make_engine, migrate
+from hub.store.sql_store import make_engine, migrate, upsert, vnpost_table
 from projections.postal import PostalProjection
 from tests.support.fakes import RecordingLog, project_in_memory
 
 SECRET = "vnpost-secret"
 ITEM = "EB000000001VN"
-AT = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)
+AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=20)  # within the callbacks' window
 
 
 def status(code: str, hours: int, order_type: str = "TRA_KET_QUA") -> dict[str, Any]:
@@ -71,6 +71,13 @@ def test_callbacks_are_verified_before_they_are_read(tmp_path: Path) -> None:
     log = RecordingLog()
     receiver = TrackingReceiver(engine, log, SECRET)
     body = orjson.dumps(status("400", 4))
+    assert receiver.receive(body, body_signature(body, SECRET))[0] == 404, "the hub placed no such order"
+    with engine.begin() as conn:  # the policy's order, before VNPost answered with its ItemCode
+        upsert(
+            conn,
+            vnpost_table,
+            [{"order_key": "G01-1:DELIVERY", "dossier_code": "G01-1", "direction": "DELIVERY", "updated_at": AT}],
+        )
     assert receiver.receive(body, body_signature(body, SECRET))[0] == 200
     assert receiver.receive(body, body_signature(body, "guess"))[0] == 401
     assert receiver.receive(body, None)[0] == 401
@@ -79,10 +86,32 @@ def test_callbacks_are_verified_before_they_are_read(tmp_path: Path) -> None:
     assert status_code == 400 and "Time" in answer["Message"]
     garbage = b"{not json"
     assert receiver.receive(garbage, body_signature(garbage, SECRET))[0] == 400
+    assert receiver.receive(body, body_signature(body, SECRET))[0] == 200, "a replay is acknowledged..."
+    assert len(log.events) == 1, "...and not appended to the log again"
+    later = orjson.dumps(status("400", 5))
     log.fail_next = 1
-    assert receiver.receive(body, body_signature(body, SECRET))[0] == 503
-    assert [e.payload["status"] for e in log.events] == ["OUT_FOR_DELIVERY"]
-    assert refusals(engine, "VNPOST") == {"bad_signature": 2, "malformed": 2}
+    assert receiver.receive(later, body_signature(later, SECRET))[0] == 503
+    assert receiver.receive(later, body_signature(later, SECRET))[0] == 200, "what the log refused is taken later"
+    assert [e.payload["status"] for e in log.events] == ["OUT_FOR_DELIVERY", "OUT_FOR_DELIVERY"]
+    old = orjson.dumps({**status("400", 4), "Time": local_text(datetime.now(UTC) - timedelta(days=30))})
+    status_code, answer = receiver.receive(old, body_signature(old, SECRET))
+    assert status_code == 400 and "older than" in answer["Message"], "a month-old signed status is a replay"
+    assert receiver.receive(body, body_signature(body, SECRET), content_type="text/plain")[0] == 415
+    with engine.begin() as conn:
+        order = {"order_key": "G01-1:DELIVERY", "dossier_code": "G01-1", "direction": "DELIVERY"}
+        upsert(conn, vnpost_table, [{**order, "item_code": ITEM, "updated_at": AT}])
+    other = orjson.dumps({**status("500", 9), "ItemCode": "EB999999999VN"})
+    status_code, answer = receiver.receive(other, body_signature(other, SECRET))
+    assert status_code == 404 and "is not the DELIVERY order" in answer["Message"], "an item the hub never ordered"
+    pickup = orjson.dumps(status("200", 1, order_type="NHAN_HO_SO"))
+    assert receiver.receive(pickup, body_signature(pickup, SECRET))[0] == 404, "no PICKUP order was placed"
+    assert refusals(engine, "VNPOST") == {
+        "bad_signature": 2,
+        "malformed": 2,
+        "stale": 1,
+        "content_type": 1,
+        "unknown_order": 3,
+    }
     engine.dispose()
 
 
