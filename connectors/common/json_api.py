@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from hub.domain.identity import redact
 from hub.errors import UpstreamError
 
 __all__ = ["JsonApi", "read_retrying"]
@@ -54,13 +55,15 @@ class JsonApi:
     def body(self, reply: httpx.Response, path: str) -> dict[str, Any]:
         """The JSON object of an HTTP 200 answer; UpstreamError otherwise."""
         if reply.status_code != 200:
-            raise UpstreamError(f"{self.system} {path} answered HTTP {reply.status_code}: {reply.text[:200]}")
+            raise UpstreamError(f"{self.system} {path} answered HTTP {reply.status_code}: {redact(reply.text[:200])}")
         try:
             found = reply.json()
         except ValueError as exc:
-            raise UpstreamError(f"{self.system} {path} sent a body that is not JSON: {reply.text[:200]!r}") from exc
+            raise UpstreamError(
+                f"{self.system} {path} sent a body that is not JSON: {redact(reply.text[:200])!r}"
+            ) from exc
         if not isinstance(found, dict):
-            raise UpstreamError(f"{self.system} {path} sent an unexpected body: {found!r:.200}")
+            raise UpstreamError(f"{self.system} {path} sent an unexpected body: {redact(repr(found)[:200])}")
         return found
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -40,7 +40,8 @@ def redact_identities(value: Any) -> Any:
     """A copy with every identity number masked (``001*******67``), however deeply it sits."""
     if isinstance(value, Mapping):
         return {
-            k: mask(v) if k in IDENTITY_FIELDS and isinstance(v, str) else redact_identities(v)
+            # A system that keeps the number as a number ({"SoDinhDanh": 79203004512}) lost its leading zero.
+            k: mask(str(v)) if k in IDENTITY_FIELDS and isinstance(v, str | int) else redact_identities(v)
             for k, v in value.items()
         }
     if isinstance(value, list):

@@ -45,7 +45,7 @@ def _describe(record: Record, preview: int | None = 200) -> dict[str, Any]:
     return {
         "partition": record.partition,
         "offset": record.offset,
-        "reason": header("dlq.reason"),
+        "reason": redact(header("dlq.reason") or "") or None,
         "source": header("dlq.source"),
         "parked_at": header("dlq.parked_at"),
         "origin": {"topic": origin, "partition": header("dlq.partition"), "offset": header("dlq.offset")}

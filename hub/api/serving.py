@@ -22,6 +22,7 @@ def serve(app: Any, host: str, port: int, settings: Settings) -> None:
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through the hub's handler: its format and its redaction
         limit_concurrency=settings.http_max_connections,
         timeout_keep_alive=int(max(settings.http_keep_alive_s, 1)),
         h11_max_incomplete_event_size=_MAX_HEADER_BYTES,

@@ -16,6 +16,8 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.domain.identity import redact_free_text
+
 __all__ = [
     "EVENT_ID_NAMESPACE",
     "EVENT_ORDER",
@@ -221,7 +223,8 @@ def new_event(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> Event:
-    """Build an event with its deterministic id; ``recorded_at`` defaults to now."""
+    """Build an event with its deterministic id; ``recorded_at`` defaults to now. Identity numbers typed into
+    the payload's free text (FREE_TEXT_FIELDS) are masked here, the one door every new event passes."""
     kind = EventType(event_type)
     system = SourceSystem(source_system)
     return Event(
@@ -232,7 +235,7 @@ def new_event(
         source_ref=source_ref,
         occurred_at=occurred_at,
         recorded_at=recorded_at or datetime.now(UTC),
-        payload=payload,
+        payload=redact_free_text(payload),
         agency_code=agency_code,
         procedure_code=procedure_code,
         correlation_id=correlation_id,

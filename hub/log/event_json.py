@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.domain.events import LOCAL_TZ, Event, EventType, SourceSystem, event_id_for
-from hub.domain.identity import protect_identity
+from hub.domain.identity import protect_identity, redact_free_text
 from hub.errors import EventValidationError
 from hub.log.schemas import NAMESPACE, SchemaSet
 
@@ -208,7 +208,7 @@ def event_from_json(
             source_ref=source_ref,
             occurred_at=parse_timestamp(obj.get("occurred_at"), "occurred_at"),
             recorded_at=parse_timestamp(recorded, "recorded_at") if recorded else (now or datetime.now(UTC)),
-            payload=payload,
+            payload=redact_free_text(payload),  # what an operator typed is masked as a connector's is
             agency_code=_optional_str(obj, "agency_code"),
             procedure_code=_optional_str(obj, "procedure_code"),
             correlation_id=_optional_str(obj, "correlation_id"),

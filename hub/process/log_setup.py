@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["RepeatFilter", "configure_logging"]
+from hub.domain.identity import redact
+
+__all__ = ["RedactFilter", "RepeatFilter", "configure_logging"]
 
 
 def configure_logging(level: str = "WARNING", fmt: str = "text") -> None:
@@ -28,6 +30,7 @@ def configure_logging(level: str = "WARNING", fmt: str = "text") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RepeatFilter())
+    handler.addFilter(RedactFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -63,4 +66,19 @@ class RepeatFilter(logging.Filter):
         self._seen[key] = (now, 0)
         if suppressed:
             record.msg = f"{record.msg} (and {suppressed} more like this since the last one shown)"
+        return True
+
+
+class RedactFilter(logging.Filter):
+    """Masks identity numbers in every line a handler writes: the message with its arguments, and the
+    text of an exception it carries (upstream error bodies end up in both)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hub.domain.identity import redact
 from hub.store.sql_store import connector_state_table, dumps, loads, upsert
 
 __all__ = ["COUNTERS", "ConnectorState", "ConnectorStateStore"]
@@ -54,7 +55,7 @@ class ConnectorStateStore:
             "cursor": state.cursor,
             "breaker_state": state.breaker_state,
             "counters": dumps(state.counters),
-            "last_error": state.last_error,
+            "last_error": redact(state.last_error) if state.last_error else None,
             "updated_at": state.updated_at,
         }
         with self.engine.begin() as conn:

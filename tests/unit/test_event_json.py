@@ -120,3 +120,16 @@ def test_parse_timestamp_accepts_iso_with_offset() -> None:
 def test_json_round_trip_is_lossless(event: Event) -> None:
     assert event_from_json(event_to_json(event), SCHEMAS) == event
     EventCodec(SCHEMAS).encode(event_from_json(event_to_json(event), SCHEMAS))
+
+
+def test_identity_numbers_typed_into_published_free_text_are_masked() -> None:
+    line = {
+        "event_type": "DossierRefused",
+        "dossier_code": "000.00.20.H56-260609-0001",
+        "source_system": "ONESTOP",
+        "source_ref": "tu-choi/1",
+        "occurred_at": "20260609081500",
+        "payload": {"reason": "CCCD 079-203-004-512 không khớp", "refused_by": "Trần Thị Bình"},
+    }
+    event = event_from_json(line, SCHEMAS, identity_key=KEY)
+    assert event.payload["reason"] == "CCCD 079*******12 không khớp"
