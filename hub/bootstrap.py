@@ -192,6 +192,7 @@ def onestop_upstream(settings: Settings) -> OnestopUpstream:
         settings.identity_key_bytes(),
         timeout_s=settings.onestop_timeout_s,
         parallel_calls=settings.onestop_parallel_calls,
+        max_bytes=settings.upstream_max_bytes,
     )
 
 
@@ -203,6 +204,7 @@ def dvcqg_client(settings: Settings) -> DvcqgClient:
         settings.dvcqg_client_id,
         settings.dvcqg_secret(),
         timeout_s=settings.dvcqg_timeout_s,
+        max_bytes=settings.upstream_max_bytes,
     )
 
 
@@ -214,6 +216,7 @@ def paygov_client(settings: Settings) -> PayGovClient:
         settings.paygov_merchant_code,
         settings.paygov_secret_value(),
         timeout_s=settings.paygov_timeout_s,
+        max_bytes=settings.upstream_max_bytes,
     )
 
 
@@ -225,6 +228,7 @@ def vnpost_client(settings: Settings) -> VnpostClient:
         settings.vnpost_customer_code,
         settings.vnpost_secret_value(),
         timeout_s=settings.vnpost_timeout_s,
+        max_bytes=settings.upstream_max_bytes,
     )
 
 

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     """SOAP endpoint of the provincial one-stop system (the WSDL is shipped; only the address varies)."""
     onestop_timeout_s: float = 10.0
     """Connect and read timeout of each one-stop call (zeep's own default is none)."""
+    upstream_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest answer read from an external system (one-stop SOAP, DVCQG, PayGov, VNPost), counted after
+    decompression; a larger one is an upstream error, not read further."""
     onestop_parallel_calls: int = Field(default=8, ge=1, le=64)
     """Digitised-result lookups (LayKetQuaSoHoa) of one page made at the same time."""
     dvcqg_url: str = "http://127.0.0.1:8091/"

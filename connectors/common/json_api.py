@@ -1,5 +1,6 @@
 """JSON over HTTP as every REST connector calls it: a timeout on each call, an Idempotency-Key on
-calls that change something, library errors and unexpected answers turned into UpstreamError."""
+calls that change something, an answer read up to a byte cap (decompressed: 150 KB of gzip can be
+150 MB of text), library errors and unexpected answers turned into UpstreamError."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import tenacity
 from hub.domain.identity import redact
 from hub.errors import UpstreamError
 
-__all__ = ["JsonApi", "read_retrying"]
+__all__ = ["DEFAULT_MAX_BYTES", "JsonApi", "read_retrying"]
+
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+# Headers that describe the bytes on the wire, not the body handed on (already decompressed).
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 T = TypeVar("T")
 
@@ -30,9 +35,18 @@ def read_retrying(read: Callable[..., T], *args: Any, attempts: int = 5, **kwarg
 
 
 class JsonApi:
-    def __init__(self, system: str, url: str, *, timeout_s: float, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        url: str,
+        *,
+        timeout_s: float,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.system = system
         self.url = url.rstrip("/")
+        self.max_bytes = max_bytes
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, headers=dict(headers or {}))
 
     def send(
@@ -48,9 +62,22 @@ class JsonApi:
         if idempotency_key:
             sent["Idempotency-Key"] = idempotency_key
         try:
-            return self._http.request(method, path, headers=sent, **kwargs)
+            request = self._http.build_request(method, path, headers=sent, **kwargs)
+            reply = self._http.send(request, stream=True)
+            try:
+                body = bytearray()
+                for chunk in reply.iter_bytes():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise UpstreamError(
+                            f"{self.system} {path} answered more than {self.max_bytes} bytes: not read further"
+                        )
+            finally:
+                reply.close()
         except httpx.HTTPError as exc:
             raise UpstreamError(f"{self.system} {path} failed: {type(exc).__name__}: {exc}") from exc
+        headers_read = [(k, v) for k, v in reply.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+        return httpx.Response(reply.status_code, headers=headers_read, content=bytes(body), request=request)
 
     def body(self, reply: httpx.Response, path: str) -> dict[str, Any]:
         """The JSON object of an HTTP 200 answer; UpstreamError otherwise."""

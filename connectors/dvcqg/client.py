@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 
-from connectors.common.json_api import JsonApi
+from connectors.common.json_api import DEFAULT_MAX_BYTES, JsonApi
 from connectors.common.record_fields import redact_identities
 from connectors.dvcqg.mapping import map_portal_record
 from hub.domain.events import Event
+from hub.domain.identity import redact
 from hub.errors import HubError, UpstreamError
 from hub.ports import Page, UpstreamRecord
 
@@ -32,8 +33,16 @@ class PortalError(HubError):
 class DvcqgClient:
     """Authenticated JSON calls. A 401 gets one fresh token and one retry; anything else is the caller's."""
 
-    def __init__(self, url: str, client_id: str, client_secret: str, *, timeout_s: float = 10.0) -> None:
-        self.api = JsonApi("DVCQG", url, timeout_s=timeout_s)
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout_s: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.api = JsonApi("DVCQG", url, timeout_s=timeout_s, max_bytes=max_bytes)
         self.url = self.api.url
         self._credentials = {"client_id": client_id, "client_secret": client_secret}
         self._token: str | None = None
@@ -44,7 +53,9 @@ class DvcqgClient:
         with self._lock:
             reply = self.api.send("POST", "/oauth/token", json=self._credentials)
             if reply.status_code != 200:
-                raise UpstreamError(f"DVCQG refused the hub's credentials: HTTP {reply.status_code} {reply.text[:200]}")
+                raise UpstreamError(
+                    f"DVCQG refused the hub's credentials: HTTP {reply.status_code} {redact(reply.text[:200])}"
+                )
             self._token = str(reply.json()["access_token"])
             self.renewals += 1
             return self._token

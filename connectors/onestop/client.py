@@ -16,7 +16,7 @@ from zeep.helpers import serialize_object
 from zeep.loader import parse_xml
 from zeep.transports import Transport
 
-from connectors.common.json_api import read_retrying
+from connectors.common.json_api import DEFAULT_MAX_BYTES, read_retrying
 from connectors.common.record_fields import redact_identities
 from connectors.onestop.fast_reply import NotPlainError, read_reply
 from connectors.onestop.mapping import ENRICHMENT_KEY, map_change
@@ -46,6 +46,30 @@ def _seq(raw: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) else 0
 
 
+class CappedTransport(Transport):  # type: ignore[misc]  # zeep is untyped here
+    """zeep's transport reading each SOAP reply up to ``max_bytes`` (decompressed): a reply past it is
+    an UpstreamError before it is parsed, however small it was on the wire."""
+
+    def __init__(self, *args: Any, max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_bytes = max_bytes
+
+    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        response: requests.Response = self.session.post(
+            address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+        )
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(65_536):
+                body += chunk
+                if len(body) > self.max_bytes:
+                    raise UpstreamError(f"one-stop answered more than {self.max_bytes} bytes: not read further")
+        finally:
+            response.close()
+        response._content = bytes(body)  # what requests itself keeps once a body is read
+        return response
+
+
 class OnestopUpstream:
     """Reads the change feed (LayDanhSachThayDoi) page by page; maps each ThayDoi to one event."""
 
@@ -59,6 +83,7 @@ class OnestopUpstream:
         timeout_s: float = 10.0,
         parallel_calls: int = 8,
         wsdl: Path = WSDL,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if parallel_calls < 1:
             raise ValueError("parallel_calls must be at least 1")
@@ -71,7 +96,9 @@ class OnestopUpstream:
         adapter = HTTPAdapter(pool_maxsize=parallel_calls + 1)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        transport = Transport(session=session, timeout=timeout_s, operation_timeout=timeout_s)
+        transport = CappedTransport(
+            session=session, timeout=timeout_s, operation_timeout=timeout_s, max_bytes=max_bytes
+        )
         # Offline: never fetch remote schemas; a reply carrying a DTD is refused (entity and DTD tricks).
         settings = zeep.Settings(strict=False, forbid_external=True, forbid_dtd=True)
         client = zeep.Client(str(wsdl), transport=transport, settings=settings)

@@ -5,16 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.common.json_api import JsonApi, read_retrying
+from connectors.common.json_api import DEFAULT_MAX_BYTES, JsonApi, read_retrying
 from hub.errors import UpstreamError
 
 __all__ = ["PayGovClient"]
 
 
 class PayGovClient:
-    def __init__(self, url: str, merchant_code: str, secret: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, merchant_code: str, secret: str, *, timeout_s: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.api = JsonApi(
-            "PayGov", url, timeout_s=timeout_s, headers={"X-Merchant-Code": merchant_code, "X-Merchant-Key": secret}
+            "PayGov",
+            url,
+            timeout_s=timeout_s,
+            max_bytes=max_bytes,
+            headers={"X-Merchant-Code": merchant_code, "X-Merchant-Key": secret},
         )
         self.url = self.api.url
 

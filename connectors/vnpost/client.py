@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.common.json_api import JsonApi, read_retrying
+from connectors.common.json_api import DEFAULT_MAX_BYTES, JsonApi, read_retrying
 from hub.errors import UpstreamError
 
 __all__ = ["VnpostClient"]
 
 
 class VnpostClient:
-    def __init__(self, url: str, customer_code: str, secret: str, *, timeout_s: float = 10.0) -> None:
-        self.api = JsonApi("VNPost", url, timeout_s=timeout_s, headers={"Authorization": f"Bearer {secret}"})
+    def __init__(
+        self, url: str, customer_code: str, secret: str, *, timeout_s: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.api = JsonApi(
+            "VNPost", url, timeout_s=timeout_s, max_bytes=max_bytes, headers={"Authorization": f"Bearer {secret}"}
+        )
         self.url = self.api.url
         self.customer_code = customer_code
 
