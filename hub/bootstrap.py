@@ -323,7 +323,13 @@ def results_sync(settings: Settings, events: EventLog) -> ResultsSync:
     guard = _replay_guard(settings, engine, "results-sync", POLICIES["results-sync"].reads)
     options = policy_options(settings, concurrency=settings.results_sync_concurrency)
     return ResultsSync(
-        dvcqg_client(settings), engine, events, guard, options, source_timeout_s=settings.results_source_timeout_s
+        dvcqg_client(settings),
+        engine,
+        events,
+        guard,
+        options,
+        source_timeout_s=settings.results_source_timeout_s,
+        source_hosts=settings.result_source_hosts(),
     )
 
 

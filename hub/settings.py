@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     """Results the sync streams to the national data store at once (each streams in 64 KiB chunks)."""
     results_reconcile_interval_s: float = 3600.0
     """How often the running results-sync reconciles the one-stop, the hub and the national store (0: off)."""
+    results_source_hosts: str = ""
+    """Hosts the results sync may fetch digitised files from, comma-separated; empty: the one-stop's own
+    host (HUB_ONESTOP_URL). Redirects are never followed."""
     results_source_timeout_s: float = 60.0
     """Timeout of reading a result file from its source (between chunks, not for the whole file)."""
     paygov_url: str = "http://127.0.0.1:8092/"
@@ -343,6 +346,11 @@ class Settings(BaseSettings):
         if not self.demo and key == calling():
             raise ConfigError(f"HUB_{name} must differ from HUB_{calling_name}")
         return key
+
+    def result_source_hosts(self) -> frozenset[str]:
+        """HUB_RESULTS_SOURCE_HOSTS, or the one-stop's host."""
+        named = {h.strip().lower() for h in self.results_source_hosts.split(",") if h.strip()}
+        return frozenset(named or {(urlsplit(self.onestop_url).hostname or "").lower()})
 
     def gateway_url(self, system: str) -> str:
         """HUB_<SYSTEM>_URL of a system the hub sends credentials to (dvcqg, paygov, vnpost); outside demo

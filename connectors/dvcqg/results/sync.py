@@ -4,7 +4,10 @@ Work comes from the live results projection (``pending``, ``drifted``, ``failed`
 hub_results_sync, this policy's memory of what the store acknowledged. For a result:
 1. the file is streamed from its source (the one-stop's link in the ResultDigitised claim-check)
    to ``PUT /api/kho/tep`` in chunks, hashed on the way: memory stays bounded whatever the size,
-   and bytes that do not match the event's SHA-256 are never registered;
+   and bytes that do not match the event's SHA-256 are never registered. Only hosts of
+   ``source_hosts`` are fetched from, redirects are not followed, and a file longer than its
+   declared size is cut off there (an upstream that names another host or serves more is not
+   trusted with the hub's network position);
 2. the stored file's hash in the answer must equal the source's, else the upload was corrupted:
    the attempt fails and the next one uploads again;
 3. the metadata is registered (``POST /api/kho/ketqua``, naming the replaced result if any) and
@@ -27,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -82,10 +86,12 @@ class ResultsSync(Looping):
         options: PolicyOptions | None = None,
         *,
         source_timeout_s: float = 60.0,
+        source_hosts: frozenset[str] = frozenset({"127.0.0.1", "localhost"}),
     ) -> None:
         self.client, self.engine, self.events, self.guard = client, engine, events, guard
         self.options = options or PolicyOptions(concurrency=4)
-        self.source = httpx.Client(timeout=source_timeout_s, follow_redirects=True)
+        self.source = httpx.Client(timeout=source_timeout_s, follow_redirects=False)
+        self.source_hosts = frozenset(h.lower() for h in source_hosts)
         self.counters: Counter[str] = Counter()
         self._pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="results-sync")
 
@@ -134,10 +140,17 @@ class ResultsSync(Looping):
     def _chunks(self, work: ResultWork) -> Iterator[bytes]:
         """The source file in chunks, checked against the event's hash as it streams."""
         digest, uri = hashlib.sha256(), work.row["source_uri"]
+        where = urlsplit(uri)
+        if where.scheme not in ("http", "https") or (where.hostname or "").lower() not in self.source_hosts:
+            raise PortalError("source-not-allowed", f"{uri} is not on an allowed source host", retryable=False)
+        declared, read = work.row.get("source_size"), 0
         with self.source.stream("GET", uri) as reply:
-            if reply.status_code != 200:
+            if reply.status_code != 200:  # a redirect included: it is not followed
                 raise PortalError("source-unreadable", f"GET {uri}: HTTP {reply.status_code}")
             for chunk in reply.iter_bytes(CHUNK):
+                read += len(chunk)
+                if declared is not None and read > declared:
+                    raise PortalError("source-size", f"{uri} is longer than the {declared} bytes digitised")
                 digest.update(chunk)
                 yield chunk
         if digest.hexdigest() != work.row["source_sha256"]:
