@@ -257,6 +257,10 @@ class Settings(BaseSettings):
     """Port of the callback endpoint."""
     callback_max_bytes: int = 16_384
     """Largest callback body accepted; larger ones are refused with 413 before parsing."""
+    callback_rate_per_s: float = Field(default=50.0, gt=0)
+    """Callbacks taken per second from one address on average (429 above it, counted, not recorded one by one)."""
+    callback_burst: float = Field(default=200.0, gt=0)
+    """Callbacks one address may send at once before its rate applies."""
     callback_max_age_s: float = Field(default=172_800.0, gt=0)
     """Callbacks whose message time (PayGov's ThoiGianGD, VNPost's Time) is older are refused as replays."""
     schemas_dir: Path | None = None

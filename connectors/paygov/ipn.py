@@ -60,6 +60,10 @@ class IpnReceiver:
         )
         return _answer(status, code, detail)
 
+    def throttled(self, remote: str | None) -> tuple[int, dict[str, str]]:
+        """The answer to a caller over its rate: refused (and counted) before its body is read."""
+        return self._refuse("rate_limited", "too many callbacks from this address", 429, "99", {}, remote)
+
     def receive(
         self, body: Any, remote: str | None = None, content_type: str | None = "application/json"
     ) -> tuple[int, dict[str, str]]:

@@ -115,6 +115,10 @@ class TrackingReceiver:
             return f"item {item} is not the {direction} order of {dossier} ({found.item_code} is)"
         return None
 
+    def throttled(self, remote: str | None) -> tuple[int, dict[str, str]]:
+        """The answer to a caller over its rate: refused (and counted) before its body is read."""
+        return self._refuse("rate_limited", "too many callbacks from this address", 429, None, remote)
+
     def receive(
         self,
         body: bytes,

@@ -20,6 +20,7 @@ from connectors.vnpost.tracking import TrackingReceiver
 from hub.api.body_limit import BodyLimit
 from hub.bootstrap import make_engine
 from hub.ports import EventLog
+from hub.process.rate_limit import RateLimiter
 from hub.settings import Settings
 
 __all__ = ["build_callback_app", "make_callback_app"]
@@ -48,10 +49,12 @@ def make_callback_app(
     vnpost: TrackingReceiver | None = None,
     max_bytes: int = 16_384,
     read_timeout_s: float = 10.0,
+    limiter: RateLimiter | None = None,
 ) -> FastAPI:
     # Internet-facing: no /docs, /redoc or /openapi.json to map it for strangers.
     app = FastAPI(title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large, read_timeout_s=read_timeout_s)
+    allowed = limiter or RateLimiter(rate_per_s=50.0, burst=200.0)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -62,8 +65,11 @@ def make_callback_app(
 
         @app.post("/callbacks/paygov/ipn")
         async def paygov_ipn(request: Request) -> JSONResponse:
-            body = await _body(request)
             remote = request.client.host if request.client else None
+            if not allowed.allow(remote or "unknown"):
+                status, answer = await run_in_threadpool(receiver.throttled, remote)
+                return JSONResponse(answer, status_code=status)
+            body = await _body(request)
             parsed, kind = None if body is _NOT_JSON else body, request.headers.get("content-type")
             status, answer = await run_in_threadpool(receiver.receive, parsed, remote, kind)
             return JSONResponse(answer, status_code=status)
@@ -73,8 +79,11 @@ def make_callback_app(
 
         @app.post("/callbacks/vnpost/tracking")
         async def vnpost_tracking(request: Request) -> JSONResponse:
-            raw = await request.body()  # the signature covers the exact bytes
             remote = request.client.host if request.client else None
+            if not allowed.allow(remote or "unknown"):
+                status, answer = await run_in_threadpool(tracking.throttled, remote)
+                return JSONResponse(answer, status_code=status)
+            raw = await request.body()  # the signature covers the exact bytes
             signature = request.headers.get("x-signature")
             kind = request.headers.get("content-type")
             status, answer = await run_in_threadpool(tracking.receive, raw, signature, remote, kind)
@@ -92,4 +101,5 @@ def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
         vnpost=TrackingReceiver(engine, events, settings.vnpost_callback_key_value(), settings.callback_max_age_s),
         max_bytes=settings.callback_max_bytes,
         read_timeout_s=settings.http_body_timeout_s,
+        limiter=RateLimiter(settings.callback_rate_per_s, settings.callback_burst),
     )

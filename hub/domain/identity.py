@@ -10,17 +10,18 @@ from typing import Any
 
 __all__ = ["FREE_TEXT_FIELDS", "ProtectedIdentity", "mask", "protect_identity", "redact", "redact_free_text"]
 
-# What an identity number looks like in free text, whoever wrote it: a CCCD (12 digits; 11 when a
-# system stored it as a number and lost its leading zero) or a CMND (9 digits) as a run of digits not
-# part of a longer one, whatever letters stand around it ("CCCD079203004512", "cccd_079203004512");
-# the same written in groups ("079 203 004 512", "079-203-004-512", "0792.0300.4512"); a passport
-# number (a letter and 7 digits, either case). Tokens that only look like numbers are kept whole:
-# UUIDs (event ids), long hex digests and postal item codes (UPU S10: EB000000001VN).
+# What an identity number looks like in free text, whoever wrote it: a CCCD (12 digits; 10 or 11 when
+# a system stored it as a number and lost its leading zeros) or a CMND (9 digits) as a run of 9-12
+# digits not part of a longer one (10-digit phone numbers are masked with them: personal data too),
+# whatever letters stand around it ("CCCD079203004512", "cccd_079203004512"); the same written in
+# groups ("079 203 004 512", "079-203-004-512", "0792.0300.4512"); a passport number (a letter and 7
+# digits, either case). Tokens that only look like numbers are kept whole: UUIDs (event ids), long hex
+# digests and postal item codes (UPU S10: EB000000001VN).
 _IDENTITY_IN_TEXT = re.compile(
     r"(?P<keep>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32,}"
     r"|(?<![A-Za-z])[A-Z]{2}\d{9}[A-Z]{2}(?![A-Za-z\d]))"
     r"|(?<!\d)(?<!\d[ .\-])(?P<grouped>\d{3}(?:[ .\-]\d{3}){2,3}|\d{4}(?:[ .\-]\d{4}){2})(?![\d]|[ .\-]\d)"
-    r"|(?<!\d)(?P<digits>\d{12}|\d{11}|\d{9})(?!\d)"
+    r"|(?<!\d)(?P<digits>\d{9,12})(?!\d)"
     r"|(?<!\d)(?P<passport>[A-Za-z]\d{7})(?!\d)"
 )
 FREE_TEXT_FIELDS = frozenset({"reason", "description", "content", "summary", "note", "comment", "detail", "message"})

@@ -170,9 +170,11 @@ security_events_table = sa.Table(
     sa.Column("dossier_code", sa.String(64), nullable=True),
     sa.Column("remote", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
     sa.Index("ix_hub_security_events_at", "at"),
     comment="Callbacks refused for security reasons (bad signature, amount mismatch, unknown reference): "
-    "never payments nor tracking. No raw identity numbers: callbacks carry none, details are ours.",
+    "never payments nor tracking; a row counts the refusals of one kind from one address it stands for. "
+    "No raw identity numbers: callbacks carry none, details are ours.",
 )
 
 

@@ -195,7 +195,7 @@ def _forged(v: Verdict, engine: sa.Engine, sims: Simulators) -> None:
     answers += [s for kind, _, s in sims.vnpost.state.callbacks if kind == "forged"]
     refused = sum(1 for s in answers if 400 <= s < 500)
     accepted = sum(1 for s in answers if 200 <= s < 300)
-    refusals = {kind: n for kind, n in _rows(engine, "SELECT kind, count(*) FROM hub_security_events GROUP BY kind")}
+    refusals = {kind: n for kind, n in _rows(engine, "SELECT kind, sum(count) FROM hub_security_events GROUP BY kind")}
     v.figures["forged_callbacks"] = {
         "sent": len(answers),
         "rejected": refused,

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from connectors.common.record_fields import local_text
+from connectors.common.security_log import flush_refusals
 from connectors.dvcqg.mapping import map_portal_record
 from connectors.onestop.mapping import map_change
 from connectors.paygov.book import Expected
@@ -151,8 +152,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
 
 
 def _refusals(engine: sa.Engine) -> list[str]:
+    """Each refusal recorded so far, its reason once per refusal it counts (counted ones written out)."""
+    flush_refusals()
     with engine.connect() as conn:
-        return list(conn.execute(sa.select(security_events_table.c.detail)).scalars())
+        rows = conn.execute(sa.select(security_events_table.c.detail, security_events_table.c.count)).all()
+    return [detail for detail, count in rows for _ in range(count)]
 
 
 RECENT = local_text(datetime.now(UTC) - timedelta(hours=1))  # within the callbacks' freshness window

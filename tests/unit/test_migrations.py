@@ -55,7 +55,9 @@ def test_a_database_behind_head_is_migrated(tmp_path: Path) -> None:
         for table in (redrives_table, monitor_state_table, monitor_marks_table, monitor_outbox_table):
             table.drop(conn)
         monitor_dossiers_table.drop(conn)
+        conn.execute(sa.text("ALTER TABLE hub_security_events DROP COLUMN count"))  # 0007's column
         conn.execute(sa.text("UPDATE hub_schema_version SET version_num = '0005'"))
     migrate(engine)
     assert schema_version(engine) == HEAD
     assert {redrives_table.name, monitor_state_table.name} <= set(sa.inspect(engine).get_table_names())
+    assert "count" in {c["name"] for c in sa.inspect(engine).get_columns("hub_security_events")}

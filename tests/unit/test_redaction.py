@@ -23,7 +23,7 @@ from hub.store.connector_state import ConnectorState, ConnectorStateStore
 from hub.store.sql_store import make_engine, migrate
 from simulators.onestop.world import build_world
 
-CCCD = st.from_regex(r"0[0-9]{11}", fullmatch=True)
+CCCD = st.from_regex(r"0[0-9]{2}[1-9][0-9]{8}", fullmatch=True)  # province 001-096, then a birth year
 CMND = st.from_regex(r"[1-9][0-9]{8}", fullmatch=True)
 PASSPORT = st.from_regex(r"[A-Za-z][0-9]{7}", fullmatch=True)
 
