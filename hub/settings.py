@@ -208,6 +208,10 @@ class Settings(BaseSettings):
     """Both HTTP edges: connections served at once; more are answered 503 (uvicorn's limit_concurrency)."""
     http_keep_alive_s: float = Field(default=5.0, gt=0)
     """Both HTTP edges: how long an idle keep-alive connection is held open."""
+    api_rate_per_s: float = Field(default=10.0, gt=0)
+    """Requests per second one API key may make on average (a month of /reports/trend counts as one)."""
+    api_burst: float = Field(default=60.0, gt=0)
+    """Requests one API key may make at once before its rate applies (429 above it)."""
     api_docs: bool = False
     """Serve /docs, /redoc and /openapi.json on the read API (always in demo mode; never on the callback endpoint)."""
     health_cache_s: float = Field(default=5.0, gt=0)

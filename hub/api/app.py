@@ -18,6 +18,7 @@ from hub.api.unavailable import unavailable
 from hub.bootstrap import make_codec, make_engine, make_log_end
 from hub.errors import HubError
 from hub.process.business_clock import BusinessClock
+from hub.process.rate_limit import RateLimiter
 from hub.settings import Settings
 
 __all__ = ["build_api"]
@@ -49,6 +50,7 @@ def build_api(settings: Settings, engine: sa.Engine | None = None) -> FastAPI:
     app.state.engine = engine or make_engine(settings)
     app.state.codec = make_codec(settings)  # decodes what time travel reads back from the log
     app.state.keys = keys
+    app.state.key_limiter = RateLimiter(settings.api_rate_per_s, settings.api_burst)
     app.state.clock = BusinessClock.of(settings)
     app.state.rebuilds = {}  # projection name -> the thread rebuilding it
     registry = CollectorRegistry()

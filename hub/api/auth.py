@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
-__all__ = ["ROLES", "ApiKeys", "requires"]
+from hub.process.rate_limit import RateLimiter
+
+__all__ = ["ROLES", "ApiKeys", "requires", "spend"]
 
 ROLES = ("viewer", "operator")  # each includes the ones before it
 _HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (HUB_API_KEYS).")
@@ -84,6 +86,20 @@ def requires(role: str) -> Callable[..., str]:
             )
         if ROLES.index(found) < ROLES.index(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role; the key is a {found}")
+        request.state.caller = hashlib.sha256((key or "").encode()).hexdigest()
+        spend(request, 1)
         return found
 
     return check
+
+
+def spend(request: Request, cost: float) -> None:
+    """Take ``cost`` from the calling key's budget (HUB_API_RATE_PER_S, HUB_API_BURST): 429 when it has
+    too little. Every request costs 1; a route whose work grows with a parameter spends more."""
+    limiter: RateLimiter = request.app.state.key_limiter
+    if cost > 0 and not limiter.allow(request.state.caller, cost):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "this API key has used its request budget: slow down",
+            {"Retry-After": str(max(1, int(cost / limiter.rate_per_s)))},
+        )

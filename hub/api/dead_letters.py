@@ -8,11 +8,14 @@ back to that topic with their key and headers; upstream records that never becam
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import requires
@@ -59,20 +62,19 @@ def _describe(record: Record, preview: int | None = 200) -> dict[str, Any]:
     }
 
 
-def _read(settings: Settings) -> list[Record]:
+def _scan(settings: Settings) -> Iterator[Record]:
+    """The dead-letter topic from its start, one record at a time (at most _MAX_SCAN)."""
     try:
         source = KafkaRecordSource(settings, [settings.dead_letter_topic])
     except HubError as exc:
         raise unavailable(exc, "the dead-letter topic") from exc
-    records: list[Record] = []
     try:
-        for record in follow(source, idle_exit_s=0.5):
-            records.append(record)
-            if len(records) >= _MAX_SCAN:
+        for n, record in enumerate(follow(source, idle_exit_s=0.5), 1):
+            yield record
+            if n >= _MAX_SCAN:
                 break
     finally:
         source.close()
-    return records
 
 
 def _matches(record: Record, reason: str | None, source: str | None) -> bool:
@@ -88,16 +90,35 @@ def list_dead_letters(
     source: Annotated[str | None, Query(max_length=64, description="What parked it (dlq.source).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Newest first, with the reason, where it came from and a masked preview."""
-    found = [r for r in _read(request.app.state.settings) if _matches(r, reason, source)]
-    return {"total": len(found), "items": [_describe(r) for r in reversed(found[-limit:])]}
+    """Newest first, with the reason, where it came from and a masked preview. Only the ``limit`` newest
+    matches are kept while the topic is read: a request holds a page, never the topic's values."""
+    settings: Settings = request.app.state.settings
+    newest: deque[dict[str, Any]] = deque(maxlen=limit)
+    total = 0
+    for record in _scan(settings):
+        if _matches(record, reason, source):
+            total += 1
+            newest.append(_describe(record))
+    return {"total": total, "items": list(reversed(newest))}
 
 
 @router.get("/{partition}/{offset}", summary="Inspect one dead letter", dependencies=[Depends(requires("viewer"))])
-def inspect(request: Request, partition: int, offset: int) -> dict[str, Any]:
-    record = next(
-        (r for r in _read(request.app.state.settings) if (r.partition, r.offset) == (partition, offset)), None
-    )
+def inspect(
+    request: Request, partition: Annotated[int, Path(ge=0, le=100_000)], offset: Annotated[int, Path(ge=0)]
+) -> dict[str, Any]:
+    """One dead letter, read at its place in the topic (not found by scanning it)."""
+    settings: Settings = request.app.state.settings
+    topic = settings.dead_letter_topic
+    try:
+        with closing(KafkaRecordSource(settings, [topic])) as everything:
+            exists = (topic, partition) in everything.assignment()
+        record = None
+        if exists:  # a partition the topic does not have is a 404, not a broker failure
+            with closing(KafkaRecordSource(settings, [topic], partitions=[partition])) as source:
+                source.seek(topic, partition, offset)
+                record = next((r for r in source.poll(max_records=1, timeout_s=5) if r.offset == offset), None)
+    except HubError as exc:
+        raise unavailable(exc, "the dead-letter topic") from exc
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dead letter at partition {partition} offset {offset}")
     return _describe(record, preview=None)
@@ -122,7 +143,7 @@ def redrive(request: Request, wanted: RedriveFilter) -> dict[str, Any]:
     dlq = settings.dead_letter_topic
     matching = [
         r
-        for r in _read(settings)
+        for r in _scan(settings)
         if _matches(r, wanted.reason, wanted.source)
         and (wanted.partition is None or r.partition == wanted.partition)
         and wanted.from_offset <= r.offset <= (wanted.to_offset if wanted.to_offset is not None else r.offset)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from hub.api.auth import requires
+from hub.api.auth import requires, spend
 from hub.api.rows import json_row, table
 from hub.api.unavailable import unavailable
 from hub.errors import HubError
@@ -110,9 +110,12 @@ def as_of(request: Request, code: str, at: datetime) -> dict[str, Any]:
     back from the log at the positions the timeline recorded, folded as the dossier_state projection does."""
     if at.tzinfo is None:
         raise HTTPException(422, "`at` needs a time zone, e.g. 2026-03-02T09:00+07:00")
+    spend(request, 4)  # reads the dossier's events back from the log, one by one
     try:
         state = request.app.state
         found = state_as_of(state.engine, state.settings, state.codec, code, at)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
     except HubError as exc:
         raise unavailable(exc, "time travel") from exc
     if found is None:

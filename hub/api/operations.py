@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from hub import bootstrap
-from hub.api.auth import requires
+from hub.api.auth import requires, spend
 from hub.api.rows import json_row, table
 from hub.api.unavailable import unavailable
 from hub.bootstrap import RECONCILIATIONS, make_log_end
@@ -110,7 +110,9 @@ def trend(
     months: Annotated[int, Query(ge=1, le=36)] = 12,
     agency: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """One row per month (oldest first) with the receipts, resolution and on-time figures of that month."""
+    """One row per month (oldest first) with the receipts, resolution and on-time figures of that month.
+    Each month is a report: the key's request budget pays one per month."""
+    spend(request, months - 1)
     last = until or summary(request)["latest_local_day"]
     if last is None:
         return {"months": []}

@@ -24,9 +24,11 @@ __all__ = ["state_as_of"]
 
 
 def state_as_of(
-    engine: Engine, settings: Settings, codec: EventCodec, code: str, at: datetime
+    engine: Engine, settings: Settings, codec: EventCodec, code: str, at: datetime, *, max_events: int = 1000
 ) -> dict[str, Any] | None:
-    """The dossier_state row as it was at ``at`` plus ``events_folded``; None when nothing occurred by then."""
+    """The dossier_state row as it was at ``at`` plus ``events_folded``; None when nothing occurred by then.
+    Each event is read back from the log on its own: ValueError past ``max_events`` (no real dossier has
+    that many) rather than an unbounded number of reads for one request."""
     with engine.connect() as conn:
         t = active_table(conn, "timeline")
         positions = conn.execute(
@@ -36,6 +38,8 @@ def state_as_of(
         ).all()
     if not positions:
         return None
+    if len(positions) > max_events:
+        raise ValueError(f"{code} has {len(positions)} events by then: more than the {max_events} read back at once")
     fold = DossierFold()
     by_partition: dict[int, list[tuple[str, int]]] = {}
     for event_id, partition, offset in positions:

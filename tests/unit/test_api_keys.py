@@ -44,3 +44,15 @@ def test_the_dashboard_keeps_its_key_for_the_tab_and_cannot_be_framed(tmp_path: 
     page = client.get("/")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert "localStorage" not in page.text and "sessionStorage" in page.text
+
+
+def test_a_key_has_a_request_budget_and_a_trend_of_many_months_spends_more(tmp_path: Path) -> None:
+    settings = Settings(
+        api_keys=f"{GOOD}=viewer", database_url=f"sqlite:///{tmp_path}/r.db", api_rate_per_s=0.001, api_burst=20
+    )
+    client = TestClient(build_api(settings))
+    key = {"X-API-Key": GOOD}
+    assert client.get("/api/v1/reports/trend", params={"months": 12}, headers=key).status_code in (200, 503)
+    spent = [client.get("/api/v1/connectors", headers=key).status_code for _ in range(10)]
+    assert spent.count(429) == 2, "12 + 8 of 20 spent: the last two are held off"
+    assert client.get("/api/v1/reports/trend", params={"months": 36}, headers=key).status_code == 429
