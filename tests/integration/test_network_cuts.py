@@ -1,4 +1,4 @@
-"""Kafka connections cut and restored while the projections run (issue 10, part 2): a loopback TCP
+"""Kafka connections cut and restored while the projections run: a loopback TCP
 proxy stands between every client and a broker that advertises the proxy, so a cut really takes the
 network away. The read model after the cuts equals one built in a single clean pass."""
 

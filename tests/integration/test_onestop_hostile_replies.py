@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from connectors.onestop.client import OnestopUpstream
 from hub.errors import UpstreamError
+from tests.support.http_server import QuietHandler, serving
 
 DTD_REPLY = b"""<?xml version="1.0"?>
 <!DOCTYPE lol [<!ENTITY lol "lol">]>
@@ -18,23 +17,12 @@ DTD_REPLY = b"""<?xml version="1.0"?>
 
 @pytest.fixture
 def hostile() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(DTD_REPLY)))
-            self.end_headers()
-            self.wfile.write(DTD_REPLY)
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:  # noqa: N802  # http.server calls it by this name
+            self.answer(200, DTD_REPLY, {"Content-Type": "text/xml; charset=utf-8"})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url + "/"
 
 
 def test_a_reply_carrying_a_dtd_is_refused(hostile: str) -> None:

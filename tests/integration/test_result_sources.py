@@ -5,9 +5,7 @@ feed it more than it said."""
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +15,22 @@ from connectors.dvcqg.client import DvcqgClient, PortalError
 from connectors.dvcqg.results.sync import ResultsSync, ResultWork
 from hub.store.sql_store import make_engine
 from tests.support.fakes import RecordingLog
+from tests.support.http_server import QuietHandler, serving
 
 FILE = b"%PDF-1.7 giay chung nhan" * 40
 
 
 @pytest.fixture(scope="module")
 def source() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server calls it by this name
             if self.path == "/elsewhere":
-                self.send_response(302)
-                self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(FILE)))
-            self.end_headers()
-            self.wfile.write(FILE)
+                self.answer(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+            else:
+                self.answer(200, FILE)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url
 
 
 def _sync(tmp_path: Path, hosts: frozenset[str]) -> ResultsSync:

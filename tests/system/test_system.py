@@ -1,4 +1,4 @@
-"""The whole hub under every fault at once, at a reduced scale (issue 10): every process `hub demo` runs,
+"""The whole hub under every fault at once, at a reduced scale: every process `hub demo` runs,
 against a generated province, with Kafka cut twice, PostgreSQL stopped twice, each hub process killed
 with SIGKILL once, and every simulator's faults at twice their realistic rates. Full scale and each fault
 in its own scenario: `python -m bench.system --scenario ...` (figures in the closing note)."""

@@ -1,4 +1,4 @@
-"""Fuzzing every parser of external input with hypothesis (issue 10, part 4): one-stop SOAP records,
+"""Fuzzing every parser of external input with hypothesis: one-stop SOAP records,
 portal REST records, PayGov IPN callbacks, VNPost tracking callbacks, dossier codes. Whatever comes in,
 nothing crashes: a record becomes events, or it is refused with a reason."""
 
