@@ -7,6 +7,8 @@ refusal is answered with a reason.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -14,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from connectors.common.security_log import flush_refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
 from connectors.vnpost.tracking import TrackingReceiver
@@ -43,6 +46,13 @@ def _too_large(path: str, max_bytes: int) -> dict[str, Any]:
     return {"MaLoi": "02", "MoTa": f"body larger than {max_bytes} bytes"}
 
 
+@asynccontextmanager
+async def _counts_written(app: FastAPI) -> AsyncIterator[None]:
+    """Refusals counted but not yet written are written when the endpoint stops."""
+    yield
+    await run_in_threadpool(flush_refusals)
+
+
 def make_callback_app(
     *,
     paygov: IpnReceiver | None = None,
@@ -52,7 +62,9 @@ def make_callback_app(
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
     # Internet-facing: no /docs, /redoc or /openapi.json to map it for strangers.
-    app = FastAPI(title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_counts_written
+    )
     app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large, read_timeout_s=read_timeout_s)
     allowed = limiter or RateLimiter(rate_per_s=50.0, burst=200.0)
 
