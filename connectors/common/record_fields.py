@@ -12,7 +12,7 @@ from typing import Any
 
 from hub.domain.dossier_code import parse_dossier_code
 from hub.domain.events import LOCAL_TZ
-from hub.domain.identity import mask, protect_identity
+from hub.domain.identity import mask, protect_identity, redact
 from hub.errors import MappingError
 from hub.store.utc import aware
 
@@ -37,7 +37,8 @@ IDENTITY_FIELDS = frozenset({"SoDinhDanh", "MaDinhDanh"})
 
 
 def redact_identities(value: Any) -> Any:
-    """A copy with every identity number masked (``001*******67``), however deeply it sits."""
+    """A copy with every identity number masked (``001*******67``), however deeply it sits: in the
+    identity fields, and wherever free text carries one (what a record parked as a dead letter keeps)."""
     if isinstance(value, Mapping):
         return {
             # A system that keeps the number as a number ({"SoDinhDanh": 79203004512}) lost its leading zero.
@@ -46,6 +47,8 @@ def redact_identities(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact_identities(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
     return value
 
 

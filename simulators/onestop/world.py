@@ -84,6 +84,14 @@ class World:
         """(MaThayDoi, hub event type) for every valid record: exactly the events a connector must produce."""
         return [(c.seq, CHANGE_KINDS[c.kind]) for c in self.changes if c.malformed is None]
 
+    def identity_numbers(self) -> set[str]:
+        """Every citizen's identity number in the world: none may leave the hub unmasked."""
+        return {
+            str(c.fields["DinhDanhCHS"]["SoDinhDanh"])
+            for c in self.changes
+            if c.kind == "NOP_HO_SO" and c.fields.get("DinhDanhCHS", {}).get("LoaiDinhDanh") == "CCCD"
+        }
+
     def malformed(self) -> dict[int, str]:
         return {c.seq: c.malformed for c in self.changes if c.malformed is not None}
 
@@ -124,6 +132,17 @@ class _Life:
     def later(self, hours: float) -> datetime:
         self.at += timedelta(hours=hours, minutes=self.rng.randint(0, 59), seconds=self.rng.randint(0, 59))
         return self.at
+
+
+def _appraisal_note(number: int, identity: str | None) -> str:
+    """What an officer types at appraisal: every fifth citizen's identity number among it, written as
+    people write it (the hub must mask it everywhere it goes). Drawn from ``number``, not the world's
+    random stream, so the rest of the world stays as it was."""
+    if identity is None or number % 5:
+        return "Thẩm định hồ sơ"
+    groups = [identity[i : i + 3] for i in range(0, len(identity), 3)]
+    written = [identity, f"CCCD{identity}", " ".join(groups), "-".join(groups)][number // 5 % 4]
+    return f"Thẩm định hồ sơ, đã đối chiếu CCCD {written} với bản gốc"
 
 
 def _life(
@@ -212,7 +231,7 @@ def _life(
     life.add(
         "XU_LY",
         BuocXuLy="THAM_DINH",
-        NoiDungXuLy="Thẩm định hồ sơ",
+        NoiDungXuLy=_appraisal_note(number, life.out[0][2]["DinhDanhCHS"]["SoDinhDanh"] if person else None),
         NguoiXuLy="Chuyên viên",
         ChucDanh="Chuyên viên",
         PhongBanXuLy="Phòng chuyên môn",

@@ -154,7 +154,7 @@ def run_system(config: RunConfig, workdir: Path, echo: Callable[[str], None] = p
                 progress.close()
             supervisor.stop()
         echo("hub stopped; comparing with the ground truth ...")
-        verdict = verify(settings, engine, postgres.url, truth, sims)
+        verdict = verify(settings, engine, postgres.url, truth, sims, workdir / "logs")
         engine.dispose()
     report.figures |= verdict.figures
     report.problems = verdict.problems

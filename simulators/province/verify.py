@@ -4,9 +4,11 @@ simulated system received. Returns figures and the problems found (empty when th
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +41,9 @@ def _rows(engine: sa.Engine, query: str) -> list[Any]:
         return list(conn.exec_driver_sql(query))
 
 
-def verify(settings: Settings, engine: sa.Engine, server_url: str, truth: Truth, sims: Simulators) -> Verdict:
+def verify(
+    settings: Settings, engine: sa.Engine, server_url: str, truth: Truth, sims: Simulators, logs: Path
+) -> Verdict:
     v = Verdict()
     log = read_log(settings)
     on_log = Counter(str(e.event_id) for e in log)
@@ -53,7 +57,37 @@ def verify(settings: Settings, engine: sa.Engine, server_url: str, truth: Truth,
     _results(v, truth, sims)
     _forged(v, engine, sims)
     _dead_letters(v, settings, truth)
+    _identity_leaks(v, settings, engine, sims, logs, log)
     return v
+
+
+_DIGITS = re.compile(r"\d(?:[ .\-]?\d){8,11}")
+
+
+def _identity_leaks(
+    v: Verdict, settings: Settings, engine: sa.Engine, sims: Simulators, logs: Path, log: list[Event]
+) -> None:
+    """Every place the run wrote to or sent, searched for the world's identity numbers in any writing
+    (plain, after letters, in groups): the events, the read models, the hub's own tables, the dead
+    letters, what the national portal received and every process's log. None may be found."""
+    numbers = sims.onestop.world.identity_numbers()
+    places: dict[str, list[str]] = {
+        "events": [repr(e.payload) for e in log],
+        "dead_letters": [
+            (r.value or b"").decode("utf-8", "replace") for r in read_records(settings, settings.dead_letter_topic)
+        ],
+        "portal": [repr(sims.portal.state.dossiers), repr(sims.portal.state.steps)],
+        "logs": [path.read_text(encoding="utf-8", errors="replace") for path in sorted(logs.glob("*.log"))],
+    }
+    for table in ("v_timeline", "v_dossier", "hub_connector_state", "hub_security_events"):
+        places[table] = [repr(tuple(row)) for row in _rows(engine, f"SELECT * FROM {table}")]
+    found = {
+        where: sum(1 for text in texts for run in _DIGITS.findall(text) if re.sub(r"\D", "", run) in numbers)
+        for where, texts in places.items()
+    }
+    v.figures["identity_numbers_in_free_text"] = sum(1 for c in sims.onestop.world.changes if "CCCD " in str(c.fields))
+    v.figures["identity_leaks"] = {where: n for where, n in found.items() if n}
+    v.check(not any(found.values()), f"identity numbers found unmasked: {v.figures['identity_leaks']}")
 
 
 def _events(v: Verdict, engine: sa.Engine, truth: Truth, on_log: Counter[str]) -> None:

@@ -20,6 +20,7 @@ def test_the_whole_hub_loses_nothing_duplicates_nothing_and_lets_no_forgery_in_u
     print(report.json_line())  # the figures behind the closing note (pytest -s)
     assert f["settled"], "the hub did not come to rest after the traffic and the faults"
     assert report.problems == []
+    assert f["identity_numbers_in_free_text"] > 0 and f["identity_leaks"] == {}, "typed into notes, masked everywhere"
     assert f["events_lost"] == 0 and f["duplicates"] == 0 and f["rows_differing_from_clean_pass"] == 0
     assert f["events_processed"] > f["upstream_events_expected"] > 1800
     # Each fault happened and was recovered from with no operator: every process was killed once and
