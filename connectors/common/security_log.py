@@ -27,6 +27,7 @@ T = security_events_table
 INTERVAL_S = 60.0
 ONE_BY_ONE = 5  # refusals of one kind from one address recorded row by row per interval; then counted
 RETENTION = timedelta(days=90)
+MAX_WINDOWS = 50_000  # addresses counted apart; past it, new ones share one count (remote "*")
 
 
 @dataclass
@@ -41,6 +42,7 @@ _windows: dict[tuple[int, str, str, str | None], tuple[Engine, _Window]] = {}
 _lock = threading.Lock()
 _expired_at: dict[int, float] = {}  # engine -> when old rows were last deleted
 _flusher: threading.Thread | None = None
+_swept = float("-inf")  # when the windows were last searched for ended intervals
 
 
 def record_refusal(
@@ -53,11 +55,17 @@ def record_refusal(
     dossier_code: str | None = None,
     remote: str | None = None,
 ) -> None:
+    global _swept
     now = time.monotonic()
     key = (id(engine), source, kind, remote)
     with _lock:
-        due = _take_due(now)
+        due = []
+        if now - _swept >= 1.0:  # a flood must not make each refusal walk every window
+            due, _swept = _take_due(now), now
         found = _windows.get(key)
+        if found is None and len(_windows) >= MAX_WINDOWS:
+            key = (id(engine), source, kind, "*")
+            found = _windows.get(key)
         if found is None or now - found[1].started >= INTERVAL_S:
             window = _Window(now)
             _windows[key] = (engine, window)
