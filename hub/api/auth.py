@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
 from fastapi import Depends, HTTPException, Request, status
@@ -33,28 +31,15 @@ FAILURE_WINDOW_S = 60.0
 class ApiKeys:
     def __init__(self, roles: Mapping[str, str], clock: Callable[[], float] = time.monotonic) -> None:
         self._entries = [(hashlib.sha256(key.encode()).digest(), role) for key, role in roles.items()]
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        # Wrong keys spend an address's allowance of guesses, which comes back at MAX_FAILURES a window.
+        self._guesses = RateLimiter(MAX_FAILURES / FAILURE_WINDOW_S, MAX_FAILURES, clock=clock)
 
     def held_off(self, address: str) -> bool:
-        """True while ``address`` has presented MAX_FAILURES wrong keys within FAILURE_WINDOW_S."""
-        now = self._clock()
-        with self._lock:
-            recent = self._failures.get(address)
-            if recent is None:
-                return False
-            while recent and recent[0] < now - FAILURE_WINDOW_S:
-                recent.popleft()
-            if not recent:
-                del self._failures[address]
-            return len(recent) >= MAX_FAILURES
+        """True while ``address`` has no wrong key left to spend (MAX_FAILURES within FAILURE_WINDOW_S)."""
+        return self._guesses.available(address) < 1
 
     def failed(self, address: str) -> None:
-        with self._lock:
-            if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest rather than grow
-                self._failures.pop(next(iter(self._failures)))
-            self._failures.setdefault(address, deque()).append(self._clock())
+        self._guesses.allow(address)
 
     def role_of(self, presented: str | None) -> str | None:
         digest = hashlib.sha256((presented or "").encode()).digest()
@@ -74,8 +59,8 @@ def requires(role: str) -> Callable[..., str]:
         if keys.held_off(address):
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many wrong API keys from this address: try again in {FAILURE_WINDOW_S:.0f} s",
-                {"Retry-After": str(int(FAILURE_WINDOW_S))},
+                "too many wrong API keys from this address: try again later",
+                {"Retry-After": str(int(FAILURE_WINDOW_S / MAX_FAILURES))},
             )
         found = keys.role_of(key)
         if found is None:

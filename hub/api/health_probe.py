@@ -27,14 +27,12 @@ class CachedProbe:
         self._result: str | None = None
         self._at = float("-inf")
         self._running = False
-        self.probes = 0  # how many probes ran: bounded by time, not by callers
 
     def current(self) -> str:
         with self._lock:
             start = not self._running and time.monotonic() - self._at >= self.max_age_s
             if start:
                 self._running = True
-                self.probes += 1
         if start:
             threading.Thread(target=self._refresh, name="health-probe", daemon=True).start()
         if self._result is None:

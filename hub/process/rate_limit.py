@@ -19,6 +19,13 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # caller -> (tokens, at)
         self._lock = threading.Lock()
 
+    def available(self, caller: str) -> float:
+        """The tokens ``caller`` has now (nothing taken)."""
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(caller, (self.burst, now))
+            return min(self.burst, tokens + (now - at) * self.rate_per_s)
+
     def allow(self, caller: str, cost: float = 1.0) -> bool:
         """Take ``cost`` tokens from ``caller``'s bucket; False (nothing taken) when it has too few."""
         now = self._clock()
