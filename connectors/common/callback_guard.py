@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FUTURE_SKEW", "RecentMessages", "is_json", "stale_reason"]
+__all__ = ["FUTURE_SKEW", "CallbackGuard", "RecentMessages", "is_json", "stale_reason"]
 
 FUTURE_SKEW = timedelta(minutes=10)  # clocks differ: a message this far ahead of ours is still taken
 
@@ -56,3 +56,14 @@ class RecentMessages:
     def _expire(self, now: float) -> None:
         while self._seen and (len(self._seen) > self.limit or next(iter(self._seen.values())) < now - self.ttl_s):
             self._seen.popitem(last=False)
+
+
+class CallbackGuard:
+    """A receiver's freshness window and its memory of the messages it took within it."""
+
+    def __init__(self, max_age_s: float = 172_800.0) -> None:
+        self.max_age_s = max_age_s
+        self.recent = RecentMessages(max_age_s)
+
+    def stale(self, at: datetime, *, ahead_ok: bool = False) -> str | None:
+        return stale_reason(at, self.max_age_s, ahead_ok=ahead_ok)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.common.callback_guard import RecentMessages, is_json, stale_reason
+from connectors.common.callback_guard import CallbackGuard, is_json
 from connectors.common.record_fields import local_time
 from connectors.common.security_log import record_refusal
 from connectors.paygov.book import PaymentBook
@@ -43,12 +43,8 @@ class IpnReceiver:
     book: PaymentBook
     key: str
     """The IPN verification key (MaXacThuc), not the merchant secret the hub calls PayGov with."""
-    max_age_s: float = 172_800.0
+    guard: CallbackGuard = field(default_factory=CallbackGuard)
     counters: Counter[str] = field(default_factory=Counter)
-    recent: RecentMessages = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.recent = RecentMessages(self.max_age_s)
 
     def _refuse(
         self, kind: str, detail: str, status: int, code: str, fields: Mapping[str, Any], remote: str | None
@@ -86,11 +82,11 @@ class IpnReceiver:
             return self._refuse("malformed", str(exc), 400, "02", body, remote)
         if not verify(body, self.key):
             return self._refuse("bad_signature", "MaXacThuc does not verify", 401, "97", body, remote)
-        stale = stale_reason(at, self.max_age_s)
+        stale = self.guard.stale(at)
         if stale:
             return self._refuse("stale", stale, 400, "02", body, remote)
         signature = str(body["MaXacThuc"]).strip().lower()
-        if self.recent.seen(signature):
+        if self.guard.recent.seen(signature):
             self.counters["replayed"] += 1
             return _answer(200, "00", "duplicate")
         ref = str(body["MaThamChieu"])
@@ -115,6 +111,6 @@ class IpnReceiver:
             self.counters["not_recorded"] += 1
             log.warning("IPN for %s not recorded, asked to resend: %s", ref, exc)
             return _answer(503, "99", "tạm thời không ghi nhận được, vui lòng gửi lại")
-        self.recent.remember(signature)
+        self.guard.recent.remember(signature)
         self.counters[outcome] += 1
         return _answer(200, "00", outcome)

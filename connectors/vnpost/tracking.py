@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.common.callback_guard import RecentMessages, is_json, stale_reason
+from connectors.common.callback_guard import CallbackGuard, is_json
 from connectors.common.record_fields import local_time, text
 from connectors.common.security_log import record_refusal
 from connectors.vnpost.codes import ORDER_TYPES, TRACKING, signature_ok
@@ -85,12 +85,8 @@ class TrackingReceiver:
     events: EventLog
     key: str
     """The callback verification key (X-Signature), not the API token the hub calls VNPost with."""
-    max_age_s: float = 172_800.0
+    guard: CallbackGuard = field(default_factory=CallbackGuard)
     counters: Counter[str] = field(default_factory=Counter)
-    recent: RecentMessages = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.recent = RecentMessages(self.max_age_s)
 
     def _refuse(self, kind: str, detail: str, status: int, item: Any, remote: str | None) -> tuple[int, dict[str, str]]:
         self.counters[f"refused_{kind}"] += 1
@@ -133,7 +129,7 @@ class TrackingReceiver:
         if not signature_ok(body, signature, self.key):
             return self._refuse("bad_signature", "X-Signature does not verify", 401, None, remote)
         given = (signature or "").strip().lower()
-        if self.recent.seen(given):
+        if self.guard.recent.seen(given):
             self.counters["replayed"] += 1
             return 200, {"Status": "100", "Message": "OK"}
         try:
@@ -148,7 +144,7 @@ class TrackingReceiver:
             return self._refuse("malformed", str(exc), 400, raw.get("ItemCode"), remote)
         # Time is when the item was scanned, as VNPost's clock (and the simulator's compressed one) says:
         # an old one is a replay; one ahead of the hub's clock cannot be forged without the key.
-        stale = stale_reason(events[0].occurred_at, self.max_age_s, ahead_ok=True)
+        stale = self.guard.stale(events[0].occurred_at, ahead_ok=True)
         if stale:
             return self._refuse("stale", stale, 400, raw.get("ItemCode"), remote)
         unknown = self._not_ordered(raw)
@@ -159,6 +155,6 @@ class TrackingReceiver:
         except UpstreamError as exc:  # nothing recorded: VNPost must send it again
             self.counters["not_recorded"] += 1
             return 503, {"Status": "503", "Message": f"not recorded, send again: {exc}"}
-        self.recent.remember(given)
+        self.guard.recent.remember(given)
         self.counters["recorded"] += 1
         return 200, {"Status": "100", "Message": "OK"}

@@ -7,7 +7,7 @@ refusal is answered with a reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from connectors.common.callback_guard import CallbackGuard
 from connectors.common.security_log import flush_refusals
 from connectors.paygov.book import PaymentBook
 from connectors.paygov.ipn import IpnReceiver
@@ -72,15 +73,24 @@ def make_callback_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def held_off(
+        request: Request, refuse: Callable[[str | None], tuple[int, dict[str, str]]]
+    ) -> JSONResponse | None:
+        """The 429 for an address over its rate (refused and counted before its body is read), or None."""
+        remote = request.client.host if request.client else None
+        if allowed.allow(remote or "unknown"):
+            return None
+        status, answer = await run_in_threadpool(refuse, remote)
+        return JSONResponse(answer, status_code=status)
+
     if paygov is not None:
         receiver = paygov
 
         @app.post("/callbacks/paygov/ipn")
         async def paygov_ipn(request: Request) -> JSONResponse:
+            if (held := await held_off(request, receiver.throttled)) is not None:
+                return held
             remote = request.client.host if request.client else None
-            if not allowed.allow(remote or "unknown"):
-                status, answer = await run_in_threadpool(receiver.throttled, remote)
-                return JSONResponse(answer, status_code=status)
             body = await _body(request)
             parsed, kind = None if body is _NOT_JSON else body, request.headers.get("content-type")
             status, answer = await run_in_threadpool(receiver.receive, parsed, remote, kind)
@@ -91,10 +101,9 @@ def make_callback_app(
 
         @app.post("/callbacks/vnpost/tracking")
         async def vnpost_tracking(request: Request) -> JSONResponse:
+            if (held := await held_off(request, tracking.throttled)) is not None:
+                return held
             remote = request.client.host if request.client else None
-            if not allowed.allow(remote or "unknown"):
-                status, answer = await run_in_threadpool(tracking.throttled, remote)
-                return JSONResponse(answer, status_code=status)
             raw = await request.body()  # the signature covers the exact bytes
             signature = request.headers.get("x-signature")
             kind = request.headers.get("content-type")
@@ -109,8 +118,12 @@ def build_callback_app(settings: Settings, events: EventLog) -> FastAPI:
 
     engine = make_engine(settings)
     return make_callback_app(
-        paygov=IpnReceiver(PaymentBook(engine, events), settings.paygov_ipn_key_value(), settings.callback_max_age_s),
-        vnpost=TrackingReceiver(engine, events, settings.vnpost_callback_key_value(), settings.callback_max_age_s),
+        paygov=IpnReceiver(
+            PaymentBook(engine, events), settings.paygov_ipn_key_value(), CallbackGuard(settings.callback_max_age_s)
+        ),
+        vnpost=TrackingReceiver(
+            engine, events, settings.vnpost_callback_key_value(), CallbackGuard(settings.callback_max_age_s)
+        ),
         max_bytes=settings.callback_max_bytes,
         read_timeout_s=settings.http_body_timeout_s,
         limiter=RateLimiter(settings.callback_rate_per_s, settings.callback_burst),
