@@ -62,12 +62,13 @@ def make_callback_app(
     read_timeout_s: float = 10.0,
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
+    """The callback endpoint over these receivers; ``limiter`` holds off an address over its rate (none:
+    no limit, for tests of the receivers; ``build_callback_app`` always sets one from the settings)."""
     # Internet-facing: no /docs, /redoc or /openapi.json to map it for strangers.
     app = FastAPI(
         title="motcua-hub callbacks", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_counts_written
     )
     app.add_middleware(BodyLimit, max_bytes=max_bytes, reply=_too_large, read_timeout_s=read_timeout_s)
-    allowed = limiter or RateLimiter(rate_per_s=50.0, burst=200.0)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -78,7 +79,7 @@ def make_callback_app(
     ) -> JSONResponse | None:
         """The 429 for an address over its rate (refused and counted before its body is read), or None."""
         remote = request.client.host if request.client else None
-        if allowed.allow(remote or "unknown"):
+        if limiter is None or limiter.allow(remote or "unknown"):
             return None
         status, answer = await run_in_threadpool(refuse, remote)
         return JSONResponse(answer, status_code=status)

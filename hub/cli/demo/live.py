@@ -85,6 +85,13 @@ def hub_variables(
         "PAYGOV_REQUERY_EVERY_S": "10",
         "VNPOST_TRACK_AFTER_S": "30",
         "CALLBACK_PORT": str(callback_port),
+        # Every simulator calls from 127.0.0.1, one address standing for four gateways at many times real
+        # speed, and the harness probes the API as fast as it can: the per-address and per-key limits
+        # are set for that, not for a province.
+        "CALLBACK_RATE_PER_S": "2000",
+        "CALLBACK_BURST": "20000",
+        "API_RATE_PER_S": "1000",
+        "API_BURST": "10000",
         "API_PORT": str(api_port),
         "API_KEYS": api_keys,
         "MONITOR_SCAN_INTERVAL_S": "2",
