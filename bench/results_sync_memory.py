@@ -6,7 +6,7 @@ Starts the embedded broker, the one-stop simulator (the file's source) and the D
 (the national store) on loopback, publishes one ResultDigitised, projects it, then runs
 `hub policies run results-sync` as a process and samples its peak RSS (VmHWM). It does this twice:
 with a 10 KB file (the baseline: interpreter, libraries, clients) and with a ``--mb`` file; the
-growth is the difference. Goal (issue 7): a 50 MB file grows the peak by less than 20 MB. The
+growth is the difference. Goal: streaming holds memory, so a 50 MB file grows the peak by less than 20 MB. The
 last line is one JSON object.
 """
 
